@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs notebooks headless in fresh sgdl-tslab kernels (default: notebooks/*.ipynb) and fails on any cell error.
+# Usage: bash scripts/test-notebooks.sh [--timeout S] [--inplace] [NOTEBOOK ...]
+# Env: SGDL_PRESET (default quick), SGDL_CELL_TIMEOUT (s per cell, default 900), SGDL_DATA_DIR.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py="$root/.venv/bin/python"
+if [[ ! -x "$py" ]]; then
+  echo "test-notebooks: $py not found; run: bash scripts/setup.sh" >&2
+  exit 1
+fi
+export JUPYTER_PATH="$root/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+export SGDL_PRESET="${SGDL_PRESET:-quick}"
+exec "$py" test/notebooks/run_notebooks.py "$@"

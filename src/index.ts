@@ -1,0 +1,31 @@
+/**
+ * The notebooks' door: the public API of sgdl-kit. Notebooks import from here
+ * (`import * as sgdl from "./src/index"`); nothing in src imports this file.
+ */
+export { initBackend, backendInfo, type BackendInfo, type BackendName } from "./backend";
+
+// data: datasets, noise labels, splits, sampling
+export type { Dataset, SourceCounts } from "./data/dataset";
+export * as interactions from "./data/interactions";
+export type { Interactions } from "./data/interactions";
+export { DATASET_NAMES, availableDatasets, dataDir, loadDataset, type DatasetName, type LoadOptions } from "./data/registry";
+export { datasetStats, PAPER_TABLE1, type DatasetStats } from "./data/stats";
+export { readTceFile, TCE_ID_SPACE, type TceFile } from "./data/tce";
+export { splitPerUser } from "./data/split";
+export { SYNTHETIC_PRESETS, generateSynthetic, generateSyntheticWithTruth, trueAffinity, type SyntheticOptions } from "./data/synthetic";
+export { NegativeSampler, bprTriples } from "./data/sampler";
+export { fetchDataset } from "./data/fetch";
+
+// eval: full ranking, metrics, significance
+export { evaluateRanking, evaluateSplit, metricKey, type EvalResult, type Scorer } from "./eval/evaluate";
+export { recallAtK, ndcgAtK } from "./eval/metrics";
+export { pairedTTest, wilcoxonSignedRank, significanceMark, perUserOf } from "./eval/significance";
+
+// report: tables and inline display
+export { showTable, tableHtml, tableText, formatNumber, type TableOptions } from "./report/table";
+export { displayBundle, inNotebook } from "./report/display";
+
+/** The preset a notebook runs with: `quick` (minutes; the tests set SGDL_PRESET=quick) or `paper` (the paper's settings). */
+export function notebookPreset(): "quick" | "paper" {
+  return process.env.SGDL_PRESET === "quick" ? "quick" : "paper";
+}
