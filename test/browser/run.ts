@@ -151,16 +151,16 @@ async function checkExpectations(page: Page, expect: Expectation[]): Promise<voi
   }
 }
 
-/** Opens one notebook (a copy without outputs, in its own folder of `workDir`) in JupyterLab, runs it and checks it; throws on failure. */
-async function runCase(page: Page, server: LabServer, workDir: string, c: Case): Promise<void> {
+/** Opens one notebook in JupyterLab (a copy without outputs in `workDir`/`folder`, `workDir` being the server's root), runs it and checks it; throws on failure. */
+async function runCase(page: Page, server: LabServer, workDir: string, folder: string, c: Case): Promise<void> {
   await page.goto("about:blank");
   await server.closeSessions();
   const src = path.join(ROOT, c.notebook);
   if (!fs.existsSync(src)) throw new CaseFailure(`${c.notebook} does not exist`, false);
   // The server hides dot-folders: serve the copy under a visible name.
   const parts = c.notebook.split("/").map((p) => p.replace(/^\./, "_"));
-  parts.unshift(path.basename(workDir));
-  const nb = copyWithoutOutputs(src, path.join(path.dirname(workDir), ...parts));
+  parts.unshift(folder);
+  const nb = copyWithoutOutputs(src, path.join(workDir, ...parts));
   if (nb.kernel !== KERNEL) {
     throw new CaseFailure(`metadata.kernelspec.name is ${JSON.stringify(nb.kernel)}, expected "${KERNEL}"`, false);
   }
@@ -250,7 +250,7 @@ async function main(): Promise<number> {
       const started = Date.now();
       pageErrors.length = 0;
       try {
-        await runCase(page, server, path.join(workDir, `case-${i + 1}`), c);
+        await runCase(page, server, workDir, `case-${i + 1}`, c);
         passed++;
         console.log(`PASS ${c.notebook} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       } catch (e) {

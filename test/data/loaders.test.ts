@@ -6,10 +6,10 @@ import type { Dataset } from "../../src/data/dataset";
 import { has, noisyCount, size, userOf } from "../../src/data/interactions";
 import { availableDatasets, DATASET_NAMES, dataDir, loadDataset } from "../../src/data/registry";
 import { parseTceFile, readTceFile } from "../../src/data/tce";
+import { fixtureDataDir } from "./fixture-dir";
 
-const FIX = path.join(__dirname, "..", "fixtures", "data");
-const TINY = path.join(FIX, "tiny");
-const BAD = path.join(FIX, "bad");
+const TINY = fixtureDataDir("tiny");
+const BAD = fixtureDataDir("bad");
 const REAL = process.env.SGDL_DATA_DIR;
 
 /** Asserts that fn throws a DataError at this file, line and field, with a message matching re. */

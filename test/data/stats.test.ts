@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { test } from "node:test";
 import { loadDataset } from "../../src/data/registry";
 import { datasetStats, PAPER_TABLE1 } from "../../src/data/stats";
+import { fixtureDataDir } from "./fixture-dir";
 
-const TINY = path.join(__dirname, "..", "fixtures", "data", "tiny");
+const TINY = fixtureDataDir("tiny");
 const REAL = process.env.SGDL_DATA_DIR;
 
 test("stats of the tiny SGDL split, by hand", () => {
