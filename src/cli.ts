@@ -7,6 +7,9 @@ import { initBackend } from "./backend";
 import { fetchDatasetVerbose } from "./data/fetch";
 import { DATASET_NAMES, availableDatasets, dataDir, loadDataset } from "./data/registry";
 import { datasetStats } from "./data/stats";
+import { trainCommand } from "./experiments/train-command";
+import { terminalProgress, type ProgressReporter } from "./report/progress";
+import { runProgress } from "./report/run-progress";
 
 const USAGE = `usage: sgdl <command> [options]
 
@@ -16,6 +19,8 @@ commands:
   data list [--data-dir D]  which datasets are present under the data dir
   data fetch NAME [--force] [--data-dir D]
                             download a dataset and check its sha256
+  train --dataset NAME --model neumf|cdae|ngcf|lightgcn|mf --method normal --seed N [...]
+                            train one model with one method; writes a result record (sgdl train --help)
   env [--backend B]         the TF.js backend that runs here and why
 
 datasets: ${DATASET_NAMES.join(", ")}
@@ -35,8 +40,16 @@ export async function main(argv: string[], out: Out = (s) => process.stdout.writ
   if (command === "data" && sub === "list") return dataList(rest, out);
   if (command === "data" && sub === "fetch") return dataFetch(rest, out);
   if (command === "env") return env(sub === undefined ? rest : [sub, ...rest], out);
+  if (command === "train") return trainCommand(argv.slice(1), out, stderrProgress());
   process.stderr.write(`sgdl: unknown command '${[command, sub].filter(Boolean).join(" ")}'\n\n${USAGE}\n`);
   return 2;
+}
+
+/** Progress on stderr: a bar on a terminal, summary lines only when stderr is a file or pipe. */
+function stderrProgress(): ReturnType<typeof runProgress> {
+  const quiet: ProgressReporter = { update: () => undefined, end: () => undefined };
+  const bar = process.stderr.isTTY ? terminalProgress(process.stderr) : quiet;
+  return runProgress(bar, (line) => process.stderr.write(line + "\n"));
 }
 
 const dataOptions = {

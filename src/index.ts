@@ -29,3 +29,9 @@ export { displayBundle, inNotebook } from "./report/display";
 export function notebookPreset(): "quick" | "paper" {
   return process.env.SGDL_PRESET === "quick" ? "quick" : "paper";
 }
+
+// report: figures, their export, progress
+export * from "./report/figure";
+export { showFigure } from "./report/plotly-display";
+export { exportFigures } from "./report/export";
+export { autoProgress, notebookProgress, terminalProgress, type ProgressEvent } from "./report/progress";

@@ -48,8 +48,8 @@ export interface ModelContext {
   train: Interactions;
 }
 
-/** Ranking scores for a block of users over all items, row-major [users.length x nItems]. */
-export type BlockScorer = (users: Int32Array) => Float32Array;
+/** Ranking scores for a block of users over all items, row-major [users.length x nItems]; dispose frees what it holds. */
+export type BlockScorer = ((users: Int32Array) => Float32Array) & { dispose?(): void };
 
 export interface Model {
   readonly name: ModelName;

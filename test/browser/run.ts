@@ -116,14 +116,23 @@ async function runAllCells(page: Page, nb: CopiedNotebook): Promise<void> {
     await page.keyboard.press("Shift+Enter");
     const prompt = cell.locator(".jp-InputPrompt");
     const want = `[${count}]:`;
+    const pressed = Date.now();
+    let seenRunning = false;
+    let last = "";
     await waitUntil(`cell ${i} to finish (prompt ${want})`, CELL_TIMEOUT_MS, async () => {
       await failOnDialog(page);
-      const text = ((await prompt.textContent()) ?? "").trim();
-      return text === want;
+      last = ((await prompt.textContent()) ?? "").trim();
+      if (last === "[*]:") seenRunning = true;
+      // A cell that ends without an execution count (tslab's "unexpected error") shows "[ ]:" again.
+      return last === want || (last !== "[*]:" && (seenRunning || Date.now() - pressed > 10_000));
     });
+    if (last !== want) {
+      const stderr = await stderrOf(cell);
+      throw new CaseFailure(`cell ${i} finished with prompt ${last}, expected ${want}${stderr ? `; stderr:\n${stderr}` : ""}`);
+    }
     const stderr = await stderrOf(cell);
     const m = ERROR_LINE.exec(stderr);
-    if (m) throw new CaseFailure(`cell ${i} printed an error on stderr: ${stderr.slice(m.index).split("\n")[0]}\n${stderr}`);
+    if (m) throw new CaseFailure(`cell ${i} printed an error on stderr: ${stderr.slice(m.index).trimStart().split("\n")[0]}\n${stderr}`);
   }
   await waitIdle(page, IDLE_TIMEOUT_MS);
   await sleep(500);

@@ -118,8 +118,8 @@ def check_cell_outputs(index: int, cell, late: str) -> None:
     stderr = own + late
     m = ERROR_LINE.search(stderr)
     if m:
-        line = stderr[m.start():].splitlines()[0].strip()
-        when = " after the cell had finished (from a timer or promise of this or an earlier cell)" if m.start() >= len(own) else ""
+        line = stderr[m.start(1):].splitlines()[0].strip()
+        when = " after the cell had finished (from a timer or promise of this or an earlier cell)" if m.start(1) >= len(own) else ""
         raise CellFailure(index, cell.source, f"error on stderr{when}: {line}", stderr)
     stdout = stream_text(cell, "stdout")
     if REJECTED_VALUE.search(stdout):
@@ -209,7 +209,9 @@ def run_notebook(nb_path: Path, timeout: int, startup_timeout: int, settle: floa
         asyncio.run(run_cells(client, settle))
     except CellFailure as f:
         failure = f
-    except Exception as e:  # kernel failed to start, etc.
+    except (RuntimeError, TimeoutError) as e:  # the kernel did not start (its own stderr is above)
+        failure = CellFailure(-1, "", f"{type(e).__name__}: {e}", "")
+    except Exception as e:
         failure = CellFailure(-1, "", f"{type(e).__name__}: {e}", "", traceback.format_exc())
     elapsed = time.monotonic() - started
     out = output_path(nb_path, inplace)
