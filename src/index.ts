@@ -35,3 +35,20 @@ export * from "./report/figure";
 export { showFigure } from "./report/plotly-display";
 export { exportFigures } from "./report/export";
 export { autoProgress, notebookProgress, terminalProgress, type ProgressEvent } from "./report/progress";
+export { runProgress } from "./report/run-progress";
+
+// models, training, methods
+export type { Model, ModelInstance, ModelName, Batch } from "./models/model";
+export { MODEL_NAMES, createModel, modelDefaults } from "./models/registry";
+export { train } from "./training/trainer";
+export type { Method, TrainContext } from "./training/method";
+export type { EpochLog, TrainEvent } from "./training/events";
+export { METHOD_NAMES, createMethod } from "./methods/registry";
+
+// experiments: configs, presets, runs, records, the paper's numbers
+export { resolveConfig, type RunConfig, type RunConfigInput } from "./experiments/config";
+export { presetSettings, type PresetName } from "./experiments/presets";
+export { runExperiment, defaultResultsDir, type RunEvent, type RunResult } from "./experiments/runner";
+export { readRecord, type ResultRecord } from "./experiments/record";
+export { listRecords, groupRuns, groupPerUser, compareGroups, type RunGroup } from "./experiments/aggregate";
+export { PAPER_TABLE2, paperValue, type PaperDataset, type PaperMetric } from "./experiments/paper-table2";
