@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs notebooks headless in fresh sgdl-tslab kernels (default: notebooks/*.ipynb) and fails on any cell error.
+# Runs notebooks headless in fresh sgdl-tslab kernels and fails on any cell error.
+# Default: the kernel checks in test/fixtures/notebooks/, then notebooks/*.ipynb.
 # Usage: bash scripts/test-notebooks.sh [--timeout S] [--inplace] [NOTEBOOK ...]
 # Env: SGDL_PRESET (default quick), SGDL_CELL_TIMEOUT (s per cell, default 900), SGDL_DATA_DIR.
 set -euo pipefail
@@ -12,4 +13,10 @@ if [[ ! -x "$py" ]]; then
 fi
 export JUPYTER_PATH="$root/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export SGDL_PRESET="${SGDL_PRESET:-quick}"
+has_nb=0
+for a in "$@"; do [[ "$a" == *.ipynb ]] && has_nb=1; done
+if [[ $has_nb == 0 ]]; then
+  shopt -s nullglob
+  set -- "$@" test/fixtures/notebooks/*.ipynb notebooks/*.ipynb
+fi
 exec "$py" test/notebooks/run_notebooks.py "$@"
