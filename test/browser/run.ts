@@ -12,6 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { chromium, BrowserContext, Locator, Page } from "playwright-core";
+import { CHROMIUM_FLAGS, chromiumPath } from "../../src/report/export";
 import { startLab, LabServer } from "./lab-server";
 import { copyWithoutOutputs, CopiedNotebook } from "./notebook-copy";
 
@@ -29,6 +30,7 @@ interface Case {
 
 const CASES: Case[] = [
   { notebook: "notebooks/01-data-and-noise.ipynb", expect: [{ text: "Table 1" }] },
+  { notebook: "notebooks/06-performance-comparison.ipynb", expect: [{ text: "Table 2 (Normal rows)" }, { selector: ".js-plotly-plot" }] },
   {
     notebook: "test/fixtures/notebooks/smoke.ipynb",
     expect: [{ text: "SGDL-SMOKE-OK" }, { selector: ".jp-OutputArea-output table" }, { selector: ".js-plotly-plot" }],
@@ -37,16 +39,7 @@ const CASES: Case[] = [
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const KERNEL = "sgdl-tslab";
-const CHROMIUM = process.env.SGDL_CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const CHROMIUM = chromiumPath();
 const CELL_TIMEOUT_MS = 1000 * Number(process.env.SGDL_CELL_TIMEOUT ?? "900");
 const IDLE_TIMEOUT_MS = 120_000;
 const EXPECT_TIMEOUT_MS = 30_000;
