@@ -5,34 +5,15 @@
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import * as https from "node:https";
 import * as path from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { writeFileAtomic } from "../util/atomic";
+import { LocalRecords } from "./checksums-local";
+import { download, isLfsPointer, lfsError, sha256File } from "./download";
+import { SOURCES, type FetchFile, type FetchSource } from "./sources";
 import { extractZipEntry, readZipEntries } from "./zip";
 
-/** One file a source yields: `from` is the archive entry (zip) or the URL's file name; `to` is relative to the data dir. */
-export interface FetchFile {
-  from: string;
-  to: string;
-  /** Published sha256 of the file; null when none is known (then trust on first use). */
-  sha256: string | null;
-}
+export { FETCH_NAMES, SOURCES, type FetchFile, type FetchSource } from "./sources";
 
-/** One download: a ZIP archive to extract or a single file. */
-export interface FetchSource {
-  dataset: string;
-  url: string;
-  /** sha256 of the downloaded bytes; null when not known (a zip's files are still checked one by one). */
-  sha256: string | null;
-  /** MD5 of the archive as its origin publishes it: a cross-check; a mismatch is reported, the per-file sha256 decides. */
-  md5?: string;
-  bytes?: number;
-  kind: "zip" | "file";
-  files: FetchFile[];
-}
 
 /** Options of fetchDataset / fetchFromSource. */
 export interface FetchOptions {
@@ -56,68 +37,6 @@ export interface FetchResult {
   recorded: string[];
 }
 
-const SGDL_COMMIT = "718ced927756badcd5f623708bd884dc7d7d5d2b";
-const TCE_COMMIT = "451779a201d2b7b9f4929d35b791caf53f94b5f4";
-const DECA_COMMIT = "8b04aa8c24c08c4519f559d25e4c3da34fe97bd3";
-const MAX_REDIRECTS = 5;
-const LOCAL_RECORD = "CHECKSUMS.local";
-
-function rawGithub(dataset: string, repo: string, commit: string, repoPath: string, to: string, sha256: string | null): FetchSource {
-  const from = repoPath.slice(repoPath.lastIndexOf("/") + 1);
-  const url = `https://raw.githubusercontent.com/${repo}/${commit}/${repoPath}`;
-  return { dataset, url, sha256, kind: "file", files: [{ from, to, sha256 }] };
-}
-
-function ml100kEntry(name: string, sha256: string): FetchFile {
-  return { from: `ml-100k/${name}`, to: `ml-100k/${name}`, sha256 };
-}
-
-/** The known sources. Hashes: data/checksums.sha256 (kept equal by a test). */
-export const SOURCES: readonly FetchSource[] = [
-  {
-    dataset: "ml-100k",
-    url: "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-    sha256: null, // not known here; each extracted file is checked instead
-    md5: "0e33842e24a9c977be4e0107933c0723",
-    kind: "zip",
-    files: [
-      ml100kEntry("u.data", "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),
-      ml100kEntry("u.item", "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701"),
-      ml100kEntry("u.user", "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c"),
-      ml100kEntry("u.info", "5b0a40b2e47a729ee6203063f6dcf8790c2e63f5a18663e6ee318a72c5f3c27b"),
-      ml100kEntry("u.genre", "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb"),
-      ml100kEntry("u.occupation", "cd5fbec9afe345d993a62fc7817df1a4a9079c4feb267b3118763b8fd942137d"),
-      ml100kEntry("README", "4883b8cf340ed0059971b33f56ad3adc88a40792108ebca3d24aafc4c82e8b52"),
-    ],
-  },
-  ...(
-    [
-      ["ml100k.train.rating", "cbb6f864effa94ecb408553cefb6a5a77b704b8fce4c6c32b3683e6c02198f59"],
-      ["ml100k.valid.rating", "1208c64bcb45247c91e74e3632ecd15de87b6133d084265be1066931686623bb"],
-      ["ml100k.test.negative", "add19fe465be20e6721ea3aba40f183ea94054f0b692f0e7e2b1a57bea648bc7"],
-    ] as const
-  ).map(([f, h]) => rawGithub("ml-100k-sgdl", "ZJU-DAILY/SGDL", SGDL_COMMIT, `data/ml100k/${f}`, `ml-100k/sgdl/${f}`, h)),
-  ...(
-    [
-      ["yelp.train.rating", null],
-      ["yelp.valid.rating", "b15a9a833b842c66d442491c405c0ebdfc7c449bef118d9e2de2eaff698e1141"],
-      ["yelp.test.negative", "9d3bca71dd3f54bcd5b1e287bdc09d3f6e7d6f8b03efd666d5be9674d6144851"],
-    ] as const
-  ).map(([f, h]) => rawGithub("yelp", "WenjieWWJ/DenoisingRec", TCE_COMMIT, `data/yelp/${f}`, `yelp/${f}`, h)),
-  ...(
-    [
-      ["adressa.train.rating", null],
-      ["adressa.valid.rating", "715c3949f8845f99f14964b26c735e8926b0fa5e32f7639edf3983905a971ef4"],
-      ["adressa.test.negative", null],
-    ] as const
-  ).map(([f, h]) => rawGithub("adressa", "WenjieWWJ/DenoisingRec", TCE_COMMIT, `data/adressa/${f}`, `adressa/${f}`, h)),
-  // T-CE's own test file uses "(u, i)\tneg..." lines; DeCA's copy of the test positives is plain "u\ti\t1".
-  rawGithub("adressa", "wangyu-ustc/DeCA", DECA_COMMIT, "data/adressa/adressa.test.negative", "adressa/deca/adressa.test.negative",
-    "69f4efed142360c45571eeafe6ef81634ac8aa9d4c150e3f4be63c55609c4435"),
-];
-
-/** The names `sgdl data fetch` accepts. */
-export const FETCH_NAMES: readonly string[] = [...new Set(SOURCES.map((s) => s.dataset))];
 
 /** A downloaded or extracted file whose sha256 is not the expected one. */
 export class ChecksumError extends Error {
@@ -286,137 +205,6 @@ function extractAndInstall(archive: Buffer, label: string, todo: FetchFile[], da
   if (errors.length > 0) throw new Error(errors.join("\n  - "));
 }
 
-interface Downloaded {
-  sha256: string;
-  md5: string;
-  bytes: number;
-  /** The first bytes, to recognise a Git LFS pointer. */
-  head: Buffer;
-}
-
-async function download(url: string, tmp: string, bytes: number | undefined, opts: FetchOptions): Promise<Downloaded> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const res = await openUrl(url, timeoutMs, 0);
-  const header = Number(res.headers["content-length"]);
-  const total = Number.isFinite(header) && header >= 0 ? header : bytes;
-  const sha = crypto.createHash("sha256");
-  const md5 = crypto.createHash("md5");
-  let received = 0;
-  let head = Buffer.alloc(0);
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done): void {
-      sha.update(chunk);
-      md5.update(chunk);
-      if (head.length < 64) head = Buffer.concat([head, chunk.subarray(0, 64 - head.length)]);
-      received += chunk.length;
-      opts.onProgress?.(received, total);
-      done(null, chunk);
-    },
-  });
-  fs.mkdirSync(path.dirname(tmp), { recursive: true });
-  try {
-    await pipeline(res, tap, fs.createWriteStream(tmp, { flags: "wx" }));
-  } catch (err) {
-    throw new Error(`${url}: download failed after ${received} bytes: ${(err as Error).message}`);
-  }
-  if (Number.isFinite(header) && received !== header) throw new Error(`${url}: connection closed after ${received} of ${header} bytes`);
-  return { sha256: sha.digest("hex"), md5: md5.digest("hex"), bytes: received, head };
-}
-
-function openUrl(url: string, timeoutMs: number, redirects: number, first = url): Promise<http.IncomingMessage> {
-  const where = first === url ? url : `${first} (redirected to ${url})`;
-  return new Promise((resolve, reject) => {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      reject(new Error(`invalid URL '${where}'`));
-      return;
-    }
-    if (u.protocol !== "http:" && u.protocol !== "https:") {
-      reject(new Error(`${where}: only http and https URLs are supported`));
-      return;
-    }
-    const get = u.protocol === "https:" ? https.get : http.get;
-    const req = get(u, { agent: false, headers: { "user-agent": "sgdl-kit", accept: "*/*" } }, (res) => {
-      const status = res.statusCode ?? 0;
-      const location = res.headers.location;
-      if (status >= 300 && status < 400 && location !== undefined) {
-        res.resume();
-        if (redirects >= MAX_REDIRECTS) reject(new Error(`${where}: more than ${MAX_REDIRECTS} redirects`));
-        else resolve(openUrl(new URL(location, u).toString(), timeoutMs, redirects + 1, first));
-      } else if (status !== 200) {
-        res.resume();
-        reject(new Error(`${where}: HTTP ${status} ${res.statusMessage ?? ""}`.trimEnd()));
-      } else {
-        resolve(res);
-      }
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data for ${timeoutMs} ms (timeout)`)));
-    req.on("error", (err) => reject(new Error(`${where}: ${err.message}`)));
-  });
-}
-
-function isLfsPointer(head: Buffer): boolean {
-  return head.toString("latin1").startsWith("version https://git-lfs");
-}
-
-function lfsError(label: string, url: string, head: Buffer): Error {
-  return new Error(`${label}: the server sent a Git LFS pointer instead of the file (${url}): the file is stored with Git LFS upstream ` +
-    `and this URL does not serve its content. Get it with "git lfs pull" in a clone of the origin repository, or fetch from a mirror. Pointer: ${head.toString("latin1").split("\n")[0]}...`);
-}
-
-/** Hashes recorded on first use, one `CHECKSUMS.local` per dataset folder, in `sha256sum` format. */
-class LocalRecords {
-  private readonly cache = new Map<string, Map<string, string>>();
-
-  constructor(private readonly dataDir: string) {}
-
-  fileFor(to: string): string {
-    return path.join(this.dataDir, to.split("/")[0], LOCAL_RECORD);
-  }
-
-  get(to: string): string | null {
-    return this.load(to).get(this.key(to)) ?? null;
-  }
-
-  set(to: string, sha256: string): void {
-    const m = this.load(to);
-    m.set(this.key(to), sha256);
-    const lines = [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, h]) => `${h}  ${k}\n`);
-    writeFileAtomic(this.fileFor(to), lines.join(""));
-  }
-
-  private key(to: string): string {
-    return to.split("/").slice(1).join("/");
-  }
-
-  private load(to: string): Map<string, string> {
-    const file = this.fileFor(to);
-    let m = this.cache.get(file);
-    if (m === undefined) {
-      m = new Map();
-      if (fs.existsSync(file)) {
-        for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-          const hit = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
-          if (hit) m.set(hit[2], hit[1]);
-        }
-      }
-      this.cache.set(file, m);
-    }
-    return m;
-  }
-}
-
-function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = crypto.createHash("sha256");
-    fs.createReadStream(file)
-      .on("data", (c) => h.update(c))
-      .on("error", reject)
-      .on("end", () => resolve(h.digest("hex")));
-  });
-}
 
 function mirrorPath(source: FetchSource): string {
   return source.kind === "file" ? source.files[0].to : path.posix.basename(new URL(source.url).pathname);

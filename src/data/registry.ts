@@ -88,3 +88,8 @@ function tcePresent(name: TceName, dir: string, any: (c: readonly string[]) => b
   const f = tceFiles(name, dir);
   return any(f.train) && any(f.valid) && any(f.test);
 }
+
+/** The default dataset: the official SGDL split of ML-100K when its files are present, else the synthetic one. */
+export function defaultDataset(opts: LoadOptions = {}): DatasetName {
+  return availableDatasets(opts).includes("ml-100k-sgdl") ? "ml-100k-sgdl" : "synthetic";
+}

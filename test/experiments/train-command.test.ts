@@ -35,7 +35,17 @@ describe("sgdl train", () => {
     assert.deepEqual([a.resultsDir, a.reuse, a.json], ["out", false, true]);
     const b = parseTrainArgs(["--dataset", "synthetic", "--model", "mf", "--seed", "1"]);
     assert.deepEqual([b.config, b.reuse, b.json, b.resultsDir], [{ dataset: "synthetic", model: "mf", seed: 1 }, true, false, undefined]);
-    assert.throws(() => parseTrainArgs(["--dataset", "synthetic", "--model", "mf"]), /--seed is required/);
+    assert.throws(() => parseTrainArgs(["--dataset", "synthetic", "--seed", "1"]), /--model is required/);
+    // no --seed: the config's default (2020) applies; no --dataset: ml-100k-sgdl if present, else synthetic
+    assert.deepEqual(parseTrainArgs(["--dataset", "synthetic", "--model", "mf"]).config, { dataset: "synthetic", model: "mf" });
+    const saved = process.env.SGDL_DATA_DIR;
+    process.env.SGDL_DATA_DIR = "/nonexistent-sgdl-data";
+    try {
+      assert.equal(parseTrainArgs(["--model", "mf"]).config.dataset, "synthetic");
+    } finally {
+      if (saved === undefined) delete process.env.SGDL_DATA_DIR;
+      else process.env.SGDL_DATA_DIR = saved;
+    }
     assert.throws(() => parseTrainArgs(["--dataset", "synthetic", "--model", "mf", "--seed", "1", "--lr", "fast"]), /--lr must be a number/);
     assert.throws(() => parseTrainArgs(["--dataset", "synthetic", "--model", "mf", "--seed", "1.5"]), /--seed must be an integer/);
     assert.throws(() => parseTrainArgs(["--dataset", "synthetic", "--model", "mf", "--seed", "1", "--gpu"]), /gpu/);
