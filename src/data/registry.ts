@@ -9,6 +9,7 @@ import { loadMl100k, ml100kFile } from "./ml100k";
 import { loadMl100kSgdl, sgdlSplitFiles } from "./sgdl-split";
 import { generateSynthetic, SYNTHETIC_PRESETS } from "./synthetic";
 import { loadTce, tceFiles, type TceName } from "./tce";
+import { projectRoot } from "../util/project-root";
 
 export type DatasetName = "ml-100k" | "ml-100k-sgdl" | "yelp" | "adressa" | "synthetic";
 export const DATASET_NAMES: readonly DatasetName[] = ["ml-100k", "ml-100k-sgdl", "yelp", "adressa", "synthetic"];
@@ -28,16 +29,6 @@ export function dataDir(opts: LoadOptions = {}): string {
   return path.resolve(opts.dataDir ?? (env !== undefined && env !== "" ? env : path.join(projectRoot(), "data")));
 }
 
-/** The nearest folder above this file that holds package.json. */
-function projectRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 /** Whether a string is one of DATASET_NAMES. */
 export function isDatasetName(name: string): name is DatasetName {

@@ -5,9 +5,11 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import type { BackendInfo } from "../backend";
 import { OPTIMIZER_SEMANTICS } from "../training/adam";
+import { projectRoot } from "../util/project-root";
+
+export { projectRoot };
 
 export interface Environment {
   backend: string;
@@ -25,16 +27,6 @@ export interface Environment {
   optimizer: string;
 }
 
-/** The nearest folder above this file that holds package.json (the project root). */
-export function projectRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 /** The version field of an installed package, or null if it is not installed. */
 function packageVersion(name: string): string | null {

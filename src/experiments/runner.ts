@@ -122,6 +122,8 @@ export async function runExperiment(input: RunConfigInput, opts: RunOptions = {}
   }
   emit({ type: "run-start", key, config });
   const startedAt = new Date().toISOString();
+  // taken before training: the commit the run started from, not the one checked out when it ended
+  const environment = collectEnvironment(backend);
   const method = createMethod(config.method, config.methodOptions);
   const result = await train({
     dataset,
@@ -136,7 +138,7 @@ export async function runExperiment(input: RunConfigInput, opts: RunOptions = {}
     key,
     config,
     dataset: summarize(dataset),
-    environment: collectEnvironment(backend),
+    environment,
     seed: config.seed,
     startedAt,
     seconds: result.seconds,
