@@ -3,6 +3,7 @@
  * (`import * as sgdl from "./src/index"`); nothing in src imports this file.
  */
 export { initBackend, backendInfo, type BackendInfo, type BackendName } from "./backend";
+export { Rng } from "./util/rng";
 
 // data: datasets, noise labels, splits, sampling
 export type { Dataset, SourceCounts } from "./data/dataset";
@@ -43,7 +44,17 @@ export { MODEL_NAMES, createModel, modelDefaults } from "./models/registry";
 export { train } from "./training/trainer";
 export type { Method, TrainContext } from "./training/method";
 export type { EpochLog, TrainEvent } from "./training/events";
-export { METHOD_NAMES, createMethod } from "./methods/registry";
+export { METHOD_NAMES, createMethod, methodDefaults } from "./methods/registry";
+
+// SGDL Phase I: memorization, memorization point (methods/sgdl/)
+export { sgdlMethod, PHASE_MEMORIZATION, PHASE_SELF_GUIDED, type Phase2, type SgdlMethod } from "./methods/sgdl/sgdl";
+export { SGDL_DEFAULTS, SGDL_OPTION_PRESETS, parseSgdlOptions, type SgdlOptions, type SgdlOptionPreset } from "./methods/sgdl/options";
+export { Phase1, readPhase1Facts, switchEpochFromLog, FIGURE4_BINS, type Phase1Facts, type Phase1Observation, type LossHistogram } from "./methods/sgdl/phase1";
+export { encodeMemorizedSet, decodeMemorizedSet, decodeMemorizedFlags } from "./methods/sgdl/memorized-set";
+export { MemorizationTracker } from "./methods/sgdl/memorization";
+export { fitGmm2, posterior as gmmPosterior, type Gmm2 } from "./methods/sgdl/gmm";
+export { normalizeLosses, estimateNoiseRate, shiftedNoiseRate, reachedMemorizationPoint } from "./methods/sgdl/memorization-point";
+export { memoryRateFigure, mpMrFigure, mpMrCrossing, noiseRateFigure, lossDistributionFigure, memorizationPointOf, runLabel, definitionsOf } from "./report/memorization-figures";
 
 // experiments: configs, presets, runs, records, the paper's numbers
 export { resolveConfig, type RunConfig, type RunConfigInput } from "./experiments/config";

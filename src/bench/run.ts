@@ -8,8 +8,10 @@
  * seconds), seconds per full-ranking evaluation of the test split, and the
  * peak resident memory. Then the ops, BCE-model and graph-model
  * micro-benchmarks (src/bench/ops.ts, models-bce.ts, models-graph.ts) unless
- * --no-micro. Not a test.
+ * --no-micro. `--mode memorization` instead times SGDL Phase I's tracking
+ * against a normal epoch (src/bench/memorization.ts). Not a test.
  *   npm run bench -- [--backend B] [--dataset NAME] [--models a,b] [--reps N] [--epoch-budget S] [--no-micro]
+ *   npm run bench -- --mode memorization [--backend B] [--dataset NAME] [--models a,b] [--reps EPOCHS]
  */
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend";
@@ -23,6 +25,7 @@ import { cutBatches, epochExamples, shuffleExamples } from "../training/batches"
 import { gradientStep } from "../training/step";
 import { Rng } from "../util/rng";
 import { runModelsBench } from "./models-bce";
+import { runMemorizationBench } from "./memorization";
 import { runGraphBench } from "./models-graph";
 import { runOpsBench } from "./ops";
 
@@ -131,10 +134,23 @@ async function main(): Promise<void> {
       reps: { type: "string" },
       "epoch-budget": { type: "string" },
       "no-micro": { type: "boolean" },
+      mode: { type: "string" },
     },
     strict: true,
   });
   const t0 = performance.now();
+  const mode = values.mode ?? "engine";
+  if (mode !== "engine" && mode !== "memorization") throw new Error(`--mode must be engine or memorization, got '${mode}'`);
+  if (mode === "memorization") {
+    await runMemorizationBench({
+      backend: values.backend,
+      dataset: values.dataset,
+      models: values.models?.split(","),
+      epochs: values.reps === undefined ? undefined : Number(values.reps),
+    });
+    console.log(JSON.stringify({ bench: "total", seconds: round((performance.now() - t0) / 1000, 1) }));
+    return;
+  }
   await runEngineBench({
     backend: values.backend,
     dataset: values.dataset,

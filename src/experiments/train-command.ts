@@ -5,18 +5,28 @@
  *   { "record": <path>, "test": { "recall@5": .., "recall@20": .., "ndcg@5": .., "ndcg@20": .. } }
  */
 import { parseArgs } from "node:util";
+import type { MethodOptions } from "../methods/registry";
+import { isSgdlOptionPreset, SGDL_OPTION_PRESETS } from "../methods/sgdl/options";
+import { defaultDataset } from "../data/registry";
 import { ConfigError, type RunConfigInput } from "./config";
 import { runExperiment, type RunEvent } from "./runner";
 import type { ResultRecord } from "./record";
 
-export const TRAIN_USAGE = `usage: sgdl train --dataset NAME --model neumf|cdae|ngcf|lightgcn|mf --method normal --seed N
+export const TRAIN_USAGE = `usage: sgdl train --dataset NAME --model neumf|cdae|ngcf|lightgcn|mf --method normal|sgdl --seed N
                   [--epochs N] [--preset quick|paper] [--batch-size N] [--lr X]
                   [--eval-freq N] [--stop-step N] [--backend B] [--results DIR] [--no-reuse] [--json]
+                  sgdl: [--sgdl-options paper|code] [--pool all|2n] [--rule paper|code] [--history N]
+                        [--normalize global|per-user] [--shift X] [--phase1-lr-scale X] [--track-only]
 
   Trains one model with one method and writes a result record under --results (default results/).
+  --dataset defaults to ml-100k-sgdl when its files are present, else synthetic; --seed to 2020.
   A record with the same inputs (config, data fingerprint, seed, backend) is reused unless --no-reuse.
   --preset paper (default): the paper's settings; quick: a few epochs for a first look.
-  --json prints one JSON object {record, test} on stdout; progress goes to stderr.`;
+  --json prints one JSON object {record, test} on stdout; progress goes to stderr.
+  sgdl options (methodOptions; defaults = the paper): --sgdl-options code sets the official code's
+  Phase I (pool 2n, rule code, per-user normalisation, phase1 lr scale 0.2); single flags override it.
+  --shift 0.05 moves sigma_hat by +5 points (Table 4: earlier switch). --track-only tracks memorization
+  during normal training without switching (Figure 1).`;
 
 const OPTIONS = {
   dataset: { type: "string" },
@@ -31,6 +41,14 @@ const OPTIONS = {
   "stop-step": { type: "string" },
   backend: { type: "string" },
   results: { type: "string" },
+  "sgdl-options": { type: "string" },
+  pool: { type: "string" },
+  rule: { type: "string" },
+  history: { type: "string" },
+  normalize: { type: "string" },
+  shift: { type: "string" },
+  "phase1-lr-scale": { type: "string" },
+  "track-only": { type: "boolean" },
   "no-reuse": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -49,6 +67,17 @@ const FLAG_OF: Record<string, string> = {
   evalFreq: "--eval-freq",
   stopStep: "--stop-step",
   backend: "--backend",
+};
+
+/** sgdl option -> the flag that sets it, for error messages. */
+const OPTION_FLAG: Record<string, string> = {
+  pool: "--pool",
+  rule: "--rule",
+  h: "--history",
+  normalize: "--normalize",
+  shift: "--shift",
+  phase1LrScale: "--phase1-lr-scale",
+  trackOnly: "--track-only",
 };
 
 /** A bad flag: the message names it. */
@@ -78,8 +107,9 @@ export function parseTrainArgs(argv: string[]): { config: RunConfigInput; result
   }
   const v = parsed.values;
   if (v.help) return { config: { dataset: "", model: "" }, reuse: true, json: false, help: true };
-  for (const f of ["dataset", "model", "seed"] as const) if (v[f] === undefined) throw new FlagError(`--${f} is required`);
-  const config: RunConfigInput = { dataset: v.dataset ?? "", model: v.model ?? "" };
+  if (v.model === undefined) throw new FlagError("--model is required");
+  // without --dataset: ml-100k-sgdl when present, else synthetic; without --seed: 2020 (config.ts)
+  const config: RunConfigInput = { dataset: v.dataset ?? defaultDataset(), model: v.model };
   const set = <K extends keyof RunConfigInput>(k: K, x: RunConfigInput[K] | undefined) => {
     if (x !== undefined) config[k] = x;
   };
@@ -92,7 +122,44 @@ export function parseTrainArgs(argv: string[]): { config: RunConfigInput; result
   set("evalFreq", intFlag("eval-freq", v["eval-freq"]));
   set("stopStep", intFlag("stop-step", v["stop-step"]));
   set("backend", v.backend);
+  const methodOptions = sgdlFlags(v);
+  if (methodOptions !== undefined) config.methodOptions = methodOptions;
   return { config, resultsDir: v.results, reuse: !v["no-reuse"], json: v.json ?? false, help: false };
+}
+
+function choice(flag: string, v: string | undefined, allowed: readonly string[]): string | undefined {
+  if (v !== undefined && !allowed.includes(v)) throw new FlagError(`--${flag} must be one of ${allowed.join(", ")}, got '${v}'`);
+  return v;
+}
+
+/** The sgdl method options from the flags: the --sgdl-options preset, then single flags over it; undefined when none is given. */
+function sgdlFlags(v: {
+  "sgdl-options"?: string;
+  pool?: string;
+  rule?: string;
+  history?: string;
+  normalize?: string;
+  shift?: string;
+  "phase1-lr-scale"?: string;
+  "track-only"?: boolean;
+}): MethodOptions | undefined {
+  const out: MethodOptions = {};
+  const preset = v["sgdl-options"];
+  if (preset !== undefined) {
+    if (!isSgdlOptionPreset(preset)) throw new FlagError(`--sgdl-options must be one of paper, code, got '${preset}'`);
+    Object.assign(out, SGDL_OPTION_PRESETS[preset]);
+  }
+  const put = (key: string, x: string | number | boolean | undefined) => {
+    if (x !== undefined) out[key] = x;
+  };
+  put("pool", choice("pool", v.pool, ["all", "2n"]));
+  put("rule", choice("rule", v.rule, ["paper", "code"]));
+  put("h", intFlag("history", v.history));
+  put("normalize", choice("normalize", v.normalize, ["global", "per-user"]));
+  put("shift", numFlag("shift", v.shift));
+  put("phase1LrScale", numFlag("phase1-lr-scale", v["phase1-lr-scale"]));
+  if (v["track-only"]) out.trackOnly = true;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** The record's test means, recall@K then ndcg@K for each K. */
@@ -127,7 +194,9 @@ export async function trainCommand(argv: string[], out: (line: string) => void, 
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const flag = FLAG_OF[err.field];
-    process.stderr.write(`sgdl train: ${flag ? err.message.replace(`config field '${err.field}'`, flag) : err.message}\n`);
+    let message = flag ? err.message.replace(`config field '${err.field}'`, flag) : err.message;
+    if (err.field === "methodOptions") message = message.replace(/option '(\w+)'/, (m, k: string) => (OPTION_FLAG[k] ? `${m} (${OPTION_FLAG[k]})` : m));
+    process.stderr.write(`sgdl train: ${message}\n`);
     return 2;
   }
   const test = testSummary(result.record);

@@ -5,6 +5,8 @@
  */
 import type { Method } from "../training/method";
 import { normalMethod } from "./normal";
+import { parseSgdlOptions, plainSgdlOptions, SGDL_DEFAULTS } from "./sgdl/options";
+import { sgdlMethod } from "./sgdl/sgdl";
 
 /** Options of a method as they appear in a run config. */
 export type MethodOptions = Record<string, number | string | boolean>;
@@ -12,11 +14,15 @@ export type MethodOptions = Record<string, number | string | boolean>;
 interface MethodEntry {
   /** Known option names with their defaults. */
   defaults: MethodOptions;
+  /** Checks the values (the defaults merged with the given options); throws naming the option. */
+  check?(options: MethodOptions): void;
   create(options: MethodOptions): Method;
 }
 
 const METHODS: Record<string, MethodEntry> = {
   normal: { defaults: {}, create: () => normalMethod() },
+  // Phase I (memorization); stops at the switch until Phase II exists. Defaults: the paper (methods/sgdl/options.ts).
+  sgdl: { defaults: plainSgdlOptions(SGDL_DEFAULTS), check: (o) => void parseSgdlOptions(o), create: (o) => sgdlMethod(parseSgdlOptions(o)) },
 };
 
 /** The known method names. */
@@ -42,6 +48,8 @@ export function checkMethodOptions(name: string, options: MethodOptions): void {
     }
     if (typeof value !== typeof defaults[key]) throw new Error(`method '${name}' option '${key}' must be a ${typeof defaults[key]}, got ${JSON.stringify(value)}`);
   }
+  const check = entry(name).check;
+  if (check) check({ ...defaults, ...options });
 }
 
 /** A method by name, its defaults overridden by options. */

@@ -1,0 +1,166 @@
+/**
+ * The `sgdl` training method (paper Section 3). Phase I (memorization,
+ * phase1.ts) trains normally (at lr * phase1LrScale, without validation, as
+ * the official code) and, after every epoch, tracks the memorized set, MP/MR
+ * and the GMM noise rate; at the first epoch with |M_t| >= (1 - sigma')|D|
+ * (Eq. 3) it switches: the lr is restored and Phase II starts with M_t as the
+ * memorized data.
+ *
+ * The seam for Phase II: `sgdlMethod(options, phase2)`. A Phase2 receives the
+ * memorized interactions at the switch (`start`) and then answers the
+ * method's hooks (step, objective, examples, validates, ...). Without one
+ * (this issue), the run stops at the switch and the record keeps the switch
+ * epoch, sigma_hat and the memorized set, so Phase II and the notebooks can
+ * start from them.
+ *
+ * Option `trackOnly`: memorization is tracked during training that never
+ * switches (Figure 1's normal panels); phase "normal", the usual validation
+ * schedule, lr * phase1LrScale throughout (normal training at the default 1).
+ * Up to the switch epoch such a run trains exactly as the switching run with
+ * the same options (tracking has its own random stream), so its log also
+ * gives the switch epoch under any Table 4 shift (switchEpochFromLog).
+ */
+import type { Interactions } from "../../data/interactions";
+import type { FieldValue } from "../../training/events";
+import type { EpochVerdict, Method, TrainContext } from "../../training/method";
+import { meanObjective } from "../../training/step";
+import { parseSgdlOptions, plainSgdlOptions, type PlainOptions, type SgdlOptions } from "./options";
+import { Phase1 } from "./phase1";
+
+/** The phase names written into the epoch log. */
+export const PHASE_MEMORIZATION = "memorization";
+export const PHASE_SELF_GUIDED = "self-guided";
+
+/** Phase II as a later issue supplies it: started once at the switch, then it answers the method's hooks. */
+export interface Phase2 extends Omit<Method, "name" | "init"> {
+  /** At the switch (after the switch epoch's Phase I work): memorized = M_{t_m} as its own CSR split. */
+  start(ctx: TrainContext, memorized: Interactions, phase1: Phase1): void | Promise<void>;
+}
+
+/** The sgdl Method with access to its Phase I state (for tests and notebooks). */
+export interface SgdlMethod extends Method {
+  readonly options: SgdlOptions;
+  /** Phase I's bookkeeping; null before init. */
+  readonly phase1: Phase1 | null;
+  /** The epoch at which Phase I ended (null: not yet, never, or trackOnly). */
+  readonly switchEpoch: number | null;
+}
+
+/** The SGDL method: Phase I now; Phase II through `phase2` (without it the run stops at the switch). */
+export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, phase2?: Phase2): SgdlMethod {
+  const o = parseSgdlOptions({ ...options } as PlainOptions);
+  let phase1: Phase1 | null = null;
+  let baseLr = NaN;
+  let switchEpoch: number | null = null;
+  let noiseRateAtSwitch: number | null = null;
+  let inPhase2 = false;
+  let stoppedAtSwitch = false;
+  const p2 = (): Phase2 | undefined => (inPhase2 ? phase2 : undefined);
+
+  const method: SgdlMethod = {
+    name: "sgdl",
+    options: o,
+    get phase1() {
+      return phase1;
+    },
+    get switchEpoch() {
+      return switchEpoch;
+    },
+
+    init(ctx: TrainContext): void {
+      phase1 = new Phase1(ctx.dataset.train, ctx.model.loss, o, ctx.rng.fork());
+      switchEpoch = null; // a method object reused for another run starts over
+      noiseRateAtSwitch = null;
+      inPhase2 = false;
+      stoppedAtSwitch = false;
+      baseLr = ctx.optimizer.lr;
+      ctx.optimizer.lr = baseLr * o.phase1LrScale; // official code: lr / 5 in Phase I
+      if (!o.trackOnly) ctx.phase = PHASE_MEMORIZATION;
+    },
+
+    validates(ctx: TrainContext, epoch: number): boolean {
+      const byDefault = epoch % ctx.settings.evalFreq === 0;
+      if (o.trackOnly) return byDefault;
+      const second = p2();
+      if (second === undefined) return false; // no validation in Phase I (official code)
+      return second.validates ? second.validates(ctx, epoch) : byDefault;
+    },
+
+    async afterEpoch(ctx: TrainContext, log): Promise<EpochVerdict | void> {
+      const second = p2();
+      if (second !== undefined) return second.afterEpoch ? second.afterEpoch(ctx, log) : undefined;
+      if (phase1 === null) throw new Error("sgdl: afterEpoch before init");
+      const scorer = ctx.model.scorer(ctx.params);
+      let obs;
+      try {
+        obs = phase1.observe(scorer, o.gmmLosses === "model" ? (examples) => ctx.losses(examples, { training: false }) : undefined);
+      } finally {
+        if (scorer.dispose) scorer.dispose();
+      }
+      const fields: Record<string, FieldValue> = {
+        memorized: obs.memorized,
+        memorizedRatio: obs.memorizedRatio,
+        memRateClean: obs.memRateClean,
+        memRateNoisy: obs.memRateNoisy,
+        mp: obs.mp,
+        mr: obs.mr,
+        noiseRateEstimate: obs.noiseRateEstimate,
+      };
+      if (!obs.isMemorizationPoint) return { fields };
+      const text =
+        `memorization point: |M|/|D| = ${obs.memorizedRatio.toFixed(5)} >= 1 - sigma' = ${obs.threshold.toFixed(5)} ` +
+        `(sigma_hat ${obs.noiseRateEstimate.toFixed(5)})`;
+      if (o.trackOnly) {
+        ctx.emit({ type: "note", epoch: obs.epoch, text: `${text}; trackOnly: training goes on without switching` });
+        return { fields };
+      }
+      switchEpoch = obs.epoch;
+      noiseRateAtSwitch = obs.noiseRateEstimate;
+      ctx.optimizer.lr = baseLr; // Phase II trains at the full lr
+      if (phase2 === undefined) {
+        stoppedAtSwitch = true;
+        ctx.emit({ type: "note", epoch: obs.epoch, text: `${text}; Phase II is not implemented yet: stopping at the switch` });
+        return { stop: true, fields };
+      }
+      ctx.emit({ type: "note", epoch: obs.epoch, text: `${text}; switching to Phase II` });
+      await phase2.start(ctx, phase1.tracker.memorizedInteractions(), phase1);
+      inPhase2 = true;
+      ctx.phase = PHASE_SELF_GUIDED;
+      return { fields };
+    },
+
+    describe(): Record<string, FieldValue | null> {
+      const out: Record<string, FieldValue | null> = {
+        ...plainSgdlOptions(o),
+        switchEpoch,
+        noiseRateAtSwitch,
+        stoppedAtSwitch,
+        phase2: phase2 === undefined ? "none (the run stops at the switch)" : "supplied",
+      };
+      if (phase1 !== null) Object.assign(out, phase1.describe());
+      if (phase2 !== undefined && phase2.describe) Object.assign(out, phase2.describe());
+      return out;
+    },
+  };
+
+  // Phase II's hooks exist only when a Phase II is supplied, so Phase I is exactly plain training.
+  if (phase2 !== undefined) {
+    if (phase2.beforeEpoch) {
+      const f = phase2.beforeEpoch.bind(phase2);
+      method.beforeEpoch = (ctx, epoch) => (inPhase2 ? f(ctx, epoch) : undefined);
+    }
+    if (phase2.examples) {
+      const f = phase2.examples.bind(phase2);
+      method.examples = (ctx, epoch) => (inPhase2 ? f(ctx, epoch) : ctx.defaultExamples());
+    }
+    if (phase2.objective) {
+      const f = phase2.objective.bind(phase2);
+      method.objective = (losses, batch, ctx) => (inPhase2 ? f(losses, batch, ctx) : meanObjective(losses, batch));
+    }
+    if (phase2.step) {
+      const f = phase2.step.bind(phase2);
+      method.step = (batch, ctx, plainStep) => (inPhase2 ? f(batch, ctx, plainStep) : plainStep(batch));
+    }
+  }
+  return method;
+}
