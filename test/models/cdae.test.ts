@@ -4,11 +4,11 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../src/backend";
 import { fromTriples, type Interactions } from "../../src/data/interactions";
 import { batchPlan, corruptedInput, createCDAE, sigmoidAnyOrder, trainRows } from "../../src/models/cdae";
-import type { Batch, Model, ModelContext } from "../../src/models/model";
+import type { Batch, ModelContext } from "../../src/models/model";
 import type { Csr } from "../../src/models/ops/csr";
-import { gatherRows, paramTensor, type ParamStore } from "../../src/models/ops/embedding-table";
 import { Rng } from "../../src/util/rng";
 import { assertGradientsMatch, checkGradients, checkSecondOrder as checkHvp, fixedMode } from "./gradcheck";
+import { randomize, leafValues, toTensors, softplus } from "./model-fixtures";
 
 // 6 users x 9 items; user 5 has no training item (hidden = sigmoid(V_u + b))
 const rows: number[][] = [[0, 2, 5], [1, 2, 3, 8], [4], [0, 3, 6, 7], [2, 5, 6, 8], []];
@@ -30,33 +30,9 @@ const batch: Extract<Batch, { kind: "bce" }> = {
 };
 const weights = Float64Array.from([0.7, -1.3, 0.4, 1.1, 0.9, -0.5, 1.6, 0.3]);
 
-function randomize(params: ParamStore, std: number, seed: number): void {
-  const rng = new Rng(seed);
-  for (const p of params.list()) for (let k = 0; k < p.data.length; k++) p.data[k] = std * rng.normal();
-}
 
-function leafValues(model: Model, params: ParamStore, b: Batch): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const s of model.leaves(b)) {
-    const t = s.rows ? gatherRows(params.get(s.param), s.rows) : paramTensor(params.get(s.param));
-    out.set(s.key, t.dataSync() as Float32Array);
-    t.dispose();
-  }
-  return out;
-}
 
-function toTensors(model: Model, b: Batch, values: Map<string, Float32Array>, params: ParamStore): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
-  for (const s of model.leaves(b)) {
-    const shape = s.rows ? [s.rows.length, params.get(s.param).shape[1]] : [...params.get(s.param).shape];
-    out[s.key] = tf.tensor(values.get(s.key) as Float32Array, shape);
-  }
-  return out;
-}
 
-function softplus(y: number): number {
-  return Math.max(y, 0) + Math.log1p(Math.exp(-Math.abs(y)));
-}
 
 /**
  * CDAE in float64 loops from leaf values and the distinct users' (corrupted) input

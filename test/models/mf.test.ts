@@ -8,6 +8,7 @@ import type { Batch, Model, ModelContext } from "../../src/models/model";
 import { gatherRows, type ParamStore } from "../../src/models/ops/embedding-table";
 import { Rng } from "../../src/util/rng";
 import { assertGradientsMatch, checkGradients, checkSecondOrder, fixedMode } from "./gradcheck";
+import { softplus } from "./model-fixtures";
 
 function context(nUsers: number, nItems: number): ModelContext {
   const users = Int32Array.from({ length: nUsers }, (_, u) => u);
@@ -21,9 +22,6 @@ function leafTensors(model: Model, params: ParamStore, b: Batch): Record<string,
   return out;
 }
 
-function softplus(y: number): number {
-  return Math.max(y, 0) + Math.log1p(Math.exp(-Math.abs(y)));
-}
 
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, what: string): void {
   assert.equal(got.length, want.length, `${what}: length`);

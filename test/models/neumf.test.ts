@@ -5,9 +5,10 @@ import { initBackend } from "../../src/backend";
 import { fromTriples } from "../../src/data/interactions";
 import type { Batch, LeafTensors, Model, ModelContext } from "../../src/models/model";
 import { createNeuMF, itemFirstLayer, userFirstLayer } from "../../src/models/neumf";
-import { gatherRows, paramTensor, type ParamStore } from "../../src/models/ops/embedding-table";
+import { paramTensor } from "../../src/models/ops/embedding-table";
 import { Rng } from "../../src/util/rng";
 import { assertGradientsMatch, checkGradients, checkSecondOrder as checkHvp, fixedMode } from "./gradcheck";
+import { randomize, leafValues, toTensors, softplus } from "./model-fixtures";
 
 /** A context of nUsers x nItems with one training interaction per user (NeuMF never reads train). */
 function context(nUsers: number, nItems: number): ModelContext {
@@ -16,36 +17,9 @@ function context(nUsers: number, nItems: number): ModelContext {
   return { nUsers, nItems, train: fromTriples(nUsers, nItems, users, items, new Uint8Array(nUsers)) };
 }
 
-/** Overwrites every parameter with N(0, std^2) draws (biases included), so no path is trivially zero. */
-function randomize(params: ParamStore, std: number, seed: number): void {
-  const rng = new Rng(seed);
-  for (const p of params.list()) for (let k = 0; k < p.data.length; k++) p.data[k] = std * rng.normal();
-}
 
-/** The batch's leaves as the trainer builds them: table rows per position, dense parameters whole. */
-function leafValues(model: Model, params: ParamStore, batch: Batch): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const s of model.leaves(batch)) {
-    const t = s.rows ? gatherRows(params.get(s.param), s.rows) : paramTensor(params.get(s.param));
-    out.set(s.key, t.dataSync() as Float32Array);
-    t.dispose();
-  }
-  return out;
-}
 
-function toTensors(model: Model, batch: Batch, values: Map<string, Float32Array>, params: ParamStore): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
-  for (const s of model.leaves(batch)) {
-    const shape = s.rows ? [s.rows.length, params.get(s.param).shape[1]] : [...params.get(s.param).shape];
-    out[s.key] = tf.tensor(values.get(s.key) as Float32Array, shape);
-  }
-  return out;
-}
 
-/** softplus in float64 without overflow. */
-function softplus(y: number): number {
-  return Math.max(y, 0) + Math.log1p(Math.exp(-Math.abs(y)));
-}
 
 /**
  * NeuMF written out in float64 loops, independent of tfjs: per-sample logits from
