@@ -57,8 +57,10 @@ export interface ResultRecord {
   seed: number;
   /** ISO time the run started. */
   startedAt: string;
-  /** Wall time of the whole run (training, validation, test). */
+  /** Wall time of the whole run (training, validation, test); of a resumed run, the sum over its segments (work after a segment's last checkpoint is not counted). */
   seconds: number;
+  /** Present when the run was resumed from checkpoints: the epochs after which it resumed. */
+  resumedFrom?: number[];
   epochs: EpochLog[];
   best: BestCheckpoint | null;
   stoppedEarly: boolean;
@@ -124,6 +126,7 @@ export function readRecord(file: string): ResultRecord {
   const test = r.test as Record<string, unknown>;
   if (typeof test.perUser !== "object" || test.perUser === null) fail("test.perUser", "missing or not an object");
   if (!Array.isArray((test.perUser as Record<string, unknown>).users)) fail("test.perUser.users", "missing or not a list");
+  if (r.resumedFrom !== undefined && (!Array.isArray(r.resumedFrom) || r.resumedFrom.some((e) => typeof e !== "number"))) fail("resumedFrom", "must be a list of epochs");
   if (r.best !== null && (typeof r.best !== "object" || typeof (r.best as Record<string, unknown>).epoch !== "number")) fail("best", "must be null or an object with an epoch");
   return value as ResultRecord;
 }

@@ -3,7 +3,10 @@
  * on a given backend. The cache key is the sha256 of exactly those inputs
  * (plus the record schema and the kit's version); when a record with that key
  * is already under the results folder and reuse is on, it is returned without
- * training, so a notebook reruns only what is missing.
+ * training, so a notebook reruns only what is missing. While a run trains it
+ * keeps a checkpoint under `.cache/checkpoints/<key>.ckpt` (training/resume.ts):
+ * a run that was interrupted resumes from it with the same result, and the
+ * checkpoint is deleted once the record is written.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -34,6 +37,10 @@ export interface RunOptions {
   reuse?: boolean;
   /** Data folder (default SGDL_DATA_DIR, else data/ at the project root). */
   dataDir?: string;
+  /** Resume from the run's checkpoint when there is one (default true); false deletes it and starts over. */
+  resume?: boolean;
+  /** Folder of checkpoints (default `.cache/checkpoints/` at the project root). */
+  checkpointDir?: string;
 }
 
 export interface RunResult {
@@ -47,6 +54,11 @@ export interface RunResult {
 /** The default results folder: `results/` at the project root. */
 export function defaultResultsDir(): string {
   return path.join(projectRoot(), "results");
+}
+
+/** The default checkpoint folder: `.cache/checkpoints/` at the project root. */
+export function defaultCheckpointDir(): string {
+  return path.join(projectRoot(), ".cache", "checkpoints");
 }
 
 /** The kit's version from package.json (part of the cache key). */
@@ -125,6 +137,8 @@ export async function runExperiment(input: RunConfigInput, opts: RunOptions = {}
   // taken before training: the commit the run started from, not the one checked out when it ended
   const environment = collectEnvironment(backend);
   const method = createMethod(config.method, config.methodOptions);
+  const checkpoint = path.join(path.resolve(opts.checkpointDir ?? defaultCheckpointDir()), `${key}.ckpt`);
+  if (opts.resume === false) fs.rmSync(checkpoint, { force: true });
   const result = await train({
     dataset,
     createModel: (mc, rng) => createModel(config.model, mc, { ...config.modelConfig, lr: config.lr }, rng),
@@ -132,6 +146,7 @@ export async function runExperiment(input: RunConfigInput, opts: RunOptions = {}
     settings: { epochs: config.epochs, batchSize: config.batchSize, lr: config.lr, evalFreq: config.evalFreq, stopStep: config.stopStep, ks: config.ks },
     seed: config.seed,
     onEvent: emit,
+    checkpoint: { path: checkpoint, runKey: key },
   });
   const record: ResultRecord = {
     schema: RECORD_SCHEMA,
@@ -149,6 +164,8 @@ export async function runExperiment(input: RunConfigInput, opts: RunOptions = {}
     model: result.model.describe(),
     method: { name: method.name, ...(method.describe ? method.describe() : {}) },
   };
+  if (result.resumedFrom.length > 0) record.resumedFrom = result.resumedFrom;
   const written = writeRecord(resultsDir, record);
+  fs.rmSync(checkpoint, { force: true });
   return { record, path: written, cached: false };
 }

@@ -1,12 +1,14 @@
 /**
  * `sgdl train`: parses the flags, runs one experiment (experiments/runner.ts)
- * reporting progress through onEvent (the CLI draws a bar on stderr), and prints where the record is and the test
+ * reporting progress through onEvent (the CLI draws a bar on stderr, and says there when a run resumes from its
+ * checkpoint), and prints where the record is and the test
  * metrics; with --json, exactly one JSON object on stdout:
  *   { "record": <path>, "test": { "recall@5": .., "recall@20": .., "ndcg@5": .., "ndcg@20": .. } }
  */
 import { parseArgs } from "node:util";
 import type { MethodOptions } from "../methods/registry";
 import { isSgdlOptionPreset, SGDL_OPTION_PRESETS } from "../methods/sgdl/options";
+import { SCHEDULER_KINDS } from "../methods/sgdl/scheduler";
 import { defaultDataset } from "../data/registry";
 import { ConfigError, type RunConfigInput } from "./config";
 import { runExperiment, type RunEvent } from "./runner";
@@ -14,19 +16,28 @@ import type { ResultRecord } from "./record";
 
 export const TRAIN_USAGE = `usage: sgdl train --dataset NAME --model neumf|cdae|ngcf|lightgcn|mf --method normal|sgdl --seed N
                   [--epochs N] [--preset quick|paper] [--batch-size N] [--lr X]
-                  [--eval-freq N] [--stop-step N] [--backend B] [--results DIR] [--no-reuse] [--json]
+                  [--eval-freq N] [--stop-step N] [--backend B] [--results DIR] [--no-reuse] [--no-resume] [--json]
                   sgdl: [--sgdl-options paper|code] [--pool all|2n] [--rule paper|code] [--history N]
                         [--normalize global|per-user] [--shift X] [--phase1-lr-scale X] [--track-only]
 
   Trains one model with one method and writes a result record under --results (default results/).
   --dataset defaults to ml-100k-sgdl when its files are present, else synthetic; --seed to 2020.
   A record with the same inputs (config, data fingerprint, seed, backend) is reused unless --no-reuse.
+  An interrupted run resumes from its checkpoint (.cache/checkpoints/, written after each validation;
+  method normal) with the same result; --no-resume deletes the checkpoint and starts over.
   --preset paper (default): the paper's settings; quick: a few epochs for a first look.
   --json prints one JSON object {record, test} on stdout; progress goes to stderr.
-  sgdl options (methodOptions; defaults = the paper): --sgdl-options code sets the official code's
-  Phase I (pool 2n, rule code, per-user normalisation, phase1 lr scale 0.2); single flags override it.
+  sgdl options (methodOptions; defaults = the paper): --sgdl-options code sets the official code
+  (Phase I: pool 2n, rule code, per-user normalisation, phase1 lr scale 0.2; Phase II: weighting
+  net 100 wide, lstm1 scheduler, tau 1.0, per-table cosines at the memorized batch's assumed update,
+  fresh optimizers each epoch); published = code as in the paper's logs (commit 91202d1: weighting
+  frozen, tau 0.05, meta loss at the memorized batch's assumed update; the logs used --lr 0.0005).
+  Single flags override the preset.
   --shift 0.05 moves sigma_hat by +5 points (Table 4: earlier switch). --track-only tracks memorization
-  during normal training without switching (Figure 1).`;
+  during normal training without switching (Figure 1); --stop-at-switch ends the run at the switch;
+  --track-phase2 keeps tracking memorization in Phase II (Figure 1's SGDL panels).
+  Phase II: --weighting learned|frozen, --scheduler lstm|lstm1|mlp|topf (Table 5), --tau X,
+  --ablation none|no-dls|no-ads (Table 3), --meta-lr X (0 = --lr), --schedule-lr X.`;
 
 const OPTIONS = {
   dataset: { type: "string" },
@@ -49,7 +60,16 @@ const OPTIONS = {
   shift: { type: "string" },
   "phase1-lr-scale": { type: "string" },
   "track-only": { type: "boolean" },
+  "stop-at-switch": { type: "boolean" },
+  "track-phase2": { type: "boolean" },
+  weighting: { type: "string" },
+  scheduler: { type: "string" },
+  tau: { type: "string" },
+  ablation: { type: "string" },
+  "meta-lr": { type: "string" },
+  "schedule-lr": { type: "string" },
   "no-reuse": { type: "boolean" },
+  "no-resume": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -78,6 +98,14 @@ const OPTION_FLAG: Record<string, string> = {
   shift: "--shift",
   phase1LrScale: "--phase1-lr-scale",
   trackOnly: "--track-only",
+  stopAtSwitch: "--stop-at-switch",
+  trackPhase2: "--track-phase2",
+  weighting: "--weighting",
+  scheduler: "--scheduler",
+  tau: "--tau",
+  ablation: "--ablation",
+  metaLr: "--meta-lr",
+  scheduleLr: "--schedule-lr",
 };
 
 /** A bad flag: the message names it. */
@@ -98,7 +126,7 @@ function numFlag(flag: string, v: string | undefined): number | undefined {
 }
 
 /** The run config and the command's own options from `sgdl train` arguments. */
-export function parseTrainArgs(argv: string[]): { config: RunConfigInput; resultsDir?: string; reuse: boolean; json: boolean; help: boolean } {
+export function parseTrainArgs(argv: string[]): { config: RunConfigInput; resultsDir?: string; reuse: boolean; resume: boolean; json: boolean; help: boolean } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
@@ -106,7 +134,7 @@ export function parseTrainArgs(argv: string[]): { config: RunConfigInput; result
     throw new FlagError(err instanceof Error ? err.message : String(err));
   }
   const v = parsed.values;
-  if (v.help) return { config: { dataset: "", model: "" }, reuse: true, json: false, help: true };
+  if (v.help) return { config: { dataset: "", model: "" }, reuse: true, resume: true, json: false, help: true };
   if (v.model === undefined) throw new FlagError("--model is required");
   // without --dataset: ml-100k-sgdl when present, else synthetic; without --seed: 2020 (config.ts)
   const config: RunConfigInput = { dataset: v.dataset ?? defaultDataset(), model: v.model };
@@ -124,7 +152,7 @@ export function parseTrainArgs(argv: string[]): { config: RunConfigInput; result
   set("backend", v.backend);
   const methodOptions = sgdlFlags(v);
   if (methodOptions !== undefined) config.methodOptions = methodOptions;
-  return { config, resultsDir: v.results, reuse: !v["no-reuse"], json: v.json ?? false, help: false };
+  return { config, resultsDir: v.results, reuse: !v["no-reuse"], resume: !v["no-resume"], json: v.json ?? false, help: false };
 }
 
 function choice(flag: string, v: string | undefined, allowed: readonly string[]): string | undefined {
@@ -142,11 +170,19 @@ function sgdlFlags(v: {
   shift?: string;
   "phase1-lr-scale"?: string;
   "track-only"?: boolean;
+  "stop-at-switch"?: boolean;
+  "track-phase2"?: boolean;
+  weighting?: string;
+  scheduler?: string;
+  tau?: string;
+  ablation?: string;
+  "meta-lr"?: string;
+  "schedule-lr"?: string;
 }): MethodOptions | undefined {
   const out: MethodOptions = {};
   const preset = v["sgdl-options"];
   if (preset !== undefined) {
-    if (!isSgdlOptionPreset(preset)) throw new FlagError(`--sgdl-options must be one of paper, code, got '${preset}'`);
+    if (!isSgdlOptionPreset(preset)) throw new FlagError(`--sgdl-options must be one of ${Object.keys(SGDL_OPTION_PRESETS).join(", ")}, got '${preset}'`);
     Object.assign(out, SGDL_OPTION_PRESETS[preset]);
   }
   const put = (key: string, x: string | number | boolean | undefined) => {
@@ -159,6 +195,14 @@ function sgdlFlags(v: {
   put("shift", numFlag("shift", v.shift));
   put("phase1LrScale", numFlag("phase1-lr-scale", v["phase1-lr-scale"]));
   if (v["track-only"]) out.trackOnly = true;
+  if (v["stop-at-switch"]) out.stopAtSwitch = true;
+  if (v["track-phase2"]) out.trackPhase2 = true;
+  put("weighting", choice("weighting", v.weighting, ["learned", "frozen"]));
+  put("scheduler", choice("scheduler", v.scheduler, SCHEDULER_KINDS));
+  put("tau", numFlag("tau", v.tau));
+  put("ablation", choice("ablation", v.ablation, ["none", "no-dls", "no-ads"]));
+  put("metaLr", numFlag("meta-lr", v["meta-lr"]));
+  put("scheduleLr", numFlag("schedule-lr", v["schedule-lr"]));
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
@@ -190,7 +234,7 @@ export async function trainCommand(argv: string[], out: (line: string) => void, 
   }
   let result;
   try {
-    result = await runExperiment(args.config, { resultsDir: args.resultsDir, reuse: args.reuse, onEvent });
+    result = await runExperiment(args.config, { resultsDir: args.resultsDir, reuse: args.reuse, resume: args.resume, onEvent });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const flag = FLAG_OF[err.field];
@@ -204,7 +248,8 @@ export async function trainCommand(argv: string[], out: (line: string) => void, 
     out(JSON.stringify({ record: result.path, test }));
     return 0;
   }
-  out(`record: ${result.path}${result.cached ? " (reused)" : ""}`);
+  const resumed = result.record.resumedFrom;
+  out(`record: ${result.path}${result.cached ? " (reused)" : ""}${resumed ? ` (resumed after epoch ${resumed.join(", ")})` : ""}`);
   const best = result.record.best;
   out(`best validation: ${best ? `epoch ${best.epoch}` : "none (last parameters tested)"}`);
   out(`test: ${Object.entries(test).map(([k, x]) => `${k} ${x.toFixed(4)}`).join("  ")}`);

@@ -6,7 +6,14 @@
 import type { Method } from "../training/method";
 import { normalMethod } from "./normal";
 import { parseSgdlOptions, plainSgdlOptions, SGDL_DEFAULTS } from "./sgdl/options";
+import { createPhase2 } from "./sgdl/phase2";
 import { sgdlMethod } from "./sgdl/sgdl";
+import type { SgdlOptions } from "./sgdl/options";
+
+/** The sgdl method with its Phase II, or stopping at the switch. */
+function createSgdl(o: SgdlOptions): Method {
+  return sgdlMethod(o, o.stopAtSwitch ? undefined : createPhase2(o));
+}
 
 /** Options of a method as they appear in a run config. */
 export type MethodOptions = Record<string, number | string | boolean>;
@@ -21,8 +28,8 @@ interface MethodEntry {
 
 const METHODS: Record<string, MethodEntry> = {
   normal: { defaults: {}, create: () => normalMethod() },
-  // Phase I (memorization); stops at the switch until Phase II exists. Defaults: the paper (methods/sgdl/options.ts).
-  sgdl: { defaults: plainSgdlOptions(SGDL_DEFAULTS), check: (o) => void parseSgdlOptions(o), create: (o) => sgdlMethod(parseSgdlOptions(o)) },
+  // Phase I (memorization), then Phase II (self-guided learning) unless stopAtSwitch. Defaults: the paper (methods/sgdl/options.ts).
+  sgdl: { defaults: plainSgdlOptions(SGDL_DEFAULTS), check: (o) => void parseSgdlOptions(o), create: (o) => createSgdl(parseSgdlOptions(o)) },
 };
 
 /** The known method names. */

@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { dotProductLosses } from "./losses";
+import { dotProductRowsSource } from "./per-sample-rows";
 import type { Batch, BlockScorer, LeafSpec, LeafTensors, Model, ModelContext, ModelInstance } from "./model";
 import { nnz } from "./ops/csr";
 import { ParamStore, type Init } from "./ops/embedding-table";
@@ -82,6 +83,13 @@ export function createLightGCN(ctx: ModelContext, cfg: Partial<LightGCNConfig>, 
   params.add("userEmb", "table", [nUsers, c.dim], init, rng);
   params.add("itemEmb", "table", [nItems, c.dim], init, rng);
 
+  /** The batch's final rows in batchNodes order (users, then items). */
+  const finalRows = (leaves: LeafTensors, batch: Batch): tf.Tensor2D => {
+    const rows = batchNodes(batch, nUsers, nItems);
+    const e0 = initialEmbeddings(leaves, nUsers, nItems, c.dim);
+    return p !== undefined ? lightgcnRowsByOperator(p, e0, rows) : lightgcnRowsBySpmm(graph.op, e0, rows, c.layers);
+  };
+
   const model: Model = {
     name: "lightgcn",
     loss: "bpr",
@@ -92,11 +100,9 @@ export function createLightGCN(ctx: ModelContext, cfg: Partial<LightGCNConfig>, 
       ];
     },
     losses(leaves: LeafTensors, batch: Batch): tf.Tensor1D {
-      const rows = batchNodes(batch, nUsers, nItems);
-      const e0 = initialEmbeddings(leaves, nUsers, nItems, c.dim);
-      const final = p !== undefined ? lightgcnRowsByOperator(p, e0, rows) : lightgcnRowsBySpmm(graph.op, e0, rows, c.layers);
-      return dotProductLosses(final, batch);
+      return dotProductLosses(finalRows(leaves, batch), batch);
     },
+    perSampleRows: dotProductRowsSource(finalRows),
     scorer(at: ParamStore): BlockScorer {
       const e0 = new Float32Array(nodes * c.dim);
       e0.set(at.get("userEmb").data, 0);

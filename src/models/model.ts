@@ -11,6 +11,7 @@ import type * as tf from "@tensorflow/tfjs";
 import type { Interactions } from "../data/interactions";
 import type { Rng } from "../util/rng";
 import type { ParamStore } from "./ops/embedding-table";
+import type { PerSampleSource } from "./per-sample-rows";
 
 export type ModelName = "neumf" | "cdae" | "ngcf" | "lightgcn" | "mf";
 export type LossKind = "bce" | "bpr";
@@ -62,6 +63,8 @@ export interface Model {
   scorer(params: ParamStore): BlockScorer;
   /** Facts for the result record (sizes, propagation path chosen, init). */
   describe(): Record<string, string | number | boolean>;
+  /** Optional (graph models): the batch's per-position final rows, for SGDL's per-sample gradient cosines (per-sample-rows.ts). */
+  perSampleRows?: PerSampleSource;
 }
 
 /** A model with freshly initialised parameters. */

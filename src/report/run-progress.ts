@@ -43,6 +43,9 @@ export function runProgress(reporter: ProgressReporter, say: (line: string) => v
       case "note":
         line(`epoch ${e.epoch}: ${e.text}`);
         break;
+      case "resume":
+        line(`resuming after epoch ${e.epoch} from checkpoint ${e.path}`);
+        break;
       case "done":
         line(`done: ${e.epochs} epochs in ${e.seconds.toFixed(1)} s, best epoch ${e.bestEpoch ?? "-"}${e.stoppedEarly ? " (stopped early)" : ""}`);
         break;

@@ -12,7 +12,7 @@
  * from zero moments and t = 0 (the official code re-creates its optimizers at
  * every Phase II epoch).
  */
-import { scatterAddRows, tableDims, type Param } from "../models/ops/embedding-table";
+import { scatterAddRows, tableDims, type Param, type ParamStore } from "../models/ops/embedding-table";
 
 /** The optimizer semantics, for result records. */
 export const OPTIMIZER_SEMANTICS = "adam-dense+lazy-rows/tf-lazyadam(global-t,eps-outside-sqrt)";
@@ -50,6 +50,22 @@ export interface AdamMoments {
   v: Float32Array;
 }
 
+/**
+ * Everything a later step depends on, by parameter name (for a checkpoint):
+ * the step counter, lr, the hyperparameters and the moments of each parameter
+ * that has had a gradient. The lazy update keeps no per-row bookkeeping (one
+ * global t; untouched rows keep their moments), so the moments are all of it.
+ */
+export interface AdamState {
+  t: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** One entry per parameter with moments, in the order they were first updated. */
+  moments: { name: string; m: Float32Array; v: Float32Array }[];
+}
+
 /** Adam over Float32Array parameters; dense or lazy per gradient. */
 export class Adam {
   lr: number;
@@ -74,6 +90,37 @@ export class Adam {
   /** The moments of a parameter, or undefined before its first gradient. */
   moments(p: Param): AdamMoments | undefined {
     return this.state.get(p);
+  }
+
+  /** A copy of the optimizer's state, its moments named after the parameters in `params` (each must be the store's own parameter). */
+  exportState(params: ParamStore): AdamState {
+    const moments: AdamState["moments"] = [];
+    for (const [p, s] of this.state) {
+      if (params.get(p.name) !== p) throw new Error(`Adam.exportState: parameter '${p.name}' has moments but is not the store's parameter of that name`);
+      moments.push({ name: p.name, m: s.m.slice(), v: s.v.slice() });
+    }
+    return { t: this.t, lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, moments };
+  }
+
+  /** Replaces t, lr and all moments with a state from exportState, its names resolved in `params`; the hyperparameters must match. */
+  importState(state: AdamState, params: ParamStore): void {
+    for (const k of ["beta1", "beta2", "eps"] as const) {
+      if (state[k] !== this[k]) throw new Error(`Adam.importState: ${k} is ${state[k]} in the state, ${this[k]} in this optimizer`);
+    }
+    if (!Number.isInteger(state.t) || state.t < 0) throw new RangeError(`Adam.importState: t must be a non-negative integer, got ${state.t}`);
+    const next = new Map<Param, AdamMoments>();
+    for (const { name, m, v } of state.moments) {
+      const p = params.get(name);
+      if (next.has(p)) throw new Error(`Adam.importState: moments of '${name}' given twice`);
+      if (m.length !== p.data.length || v.length !== p.data.length) {
+        throw new Error(`Adam.importState: moments of '${name}' have ${m.length}/${v.length} values, the parameter has ${p.data.length}`);
+      }
+      next.set(p, { m: m.slice(), v: v.slice() });
+    }
+    this.t = state.t;
+    this.lr = state.lr;
+    this.state.clear();
+    for (const [p, s] of next) this.state.set(p, s);
   }
 
   /** One step: t += 1, then every given parameter is updated (dense or lazy rows); parameters not given are left alone. */

@@ -20,6 +20,16 @@ export interface EarlyStopVerdict {
   stop: boolean;
 }
 
+/** Everything the rule remembers (for a checkpoint); bestValue is -Infinity before any validation. */
+export interface EarlyStoppingState {
+  stopStep: number;
+  validations: number;
+  bestValue: number;
+  /** Index of the validation that first reached bestValue, -1 before any. */
+  firstBest: number;
+  bestEpoch: number | null;
+}
+
 /** Tracks validation values and decides checkpoints and the stop. */
 export class EarlyStopping {
   private count = 0;
@@ -58,5 +68,23 @@ export class EarlyStopping {
   /** The best value so far (-Infinity before any). */
   get best(): number {
     return this.bestValue;
+  }
+
+  /** A copy of what the rule remembers. */
+  exportState(): EarlyStoppingState {
+    return { stopStep: this.stopStep, validations: this.count, bestValue: this.bestValue, firstBest: this.firstBest, bestEpoch: this.bestEpochValue };
+  }
+
+  /** Continues from a state given by exportState; stopStep must match. */
+  importState(s: EarlyStoppingState): void {
+    if (s.stopStep !== this.stopStep) throw new Error(`EarlyStopping.importState: stopStep is ${s.stopStep} in the state, ${this.stopStep} here`);
+    if (!Number.isInteger(s.validations) || s.validations < 0) throw new RangeError(`EarlyStopping.importState: validations must be a non-negative integer, got ${s.validations}`);
+    if (!Number.isInteger(s.firstBest) || s.firstBest < -1 || s.firstBest >= s.validations) {
+      throw new RangeError(`EarlyStopping.importState: firstBest ${s.firstBest} outside [-1, ${s.validations})`);
+    }
+    this.count = s.validations;
+    this.bestValue = s.bestValue;
+    this.firstBest = s.firstBest;
+    this.bestEpochValue = s.bestEpoch;
   }
 }

@@ -42,6 +42,8 @@ export type TrainEvent =
       seconds: number;
     }
   | { type: "note"; epoch: number; text: string }
+  /** The run continues from a checkpoint written after `epoch` (training/resume.ts). */
+  | { type: "resume"; epoch: number; path: string }
   | { type: "done"; epochs: number; bestEpoch: number | null; stoppedEarly: boolean; test: Metrics; seconds: number };
 
 /** Receives events; must not throw (a throwing listener aborts the run). */

@@ -91,6 +91,13 @@ export interface EpochVerdict {
 export interface Method {
   /** The `--method` name. */
   readonly name: string;
+  /**
+   * The method keeps no state of its own between epochs (beyond what the
+   * trainer holds: parameters, optimizer, early stopping, phase, random
+   * streams), so a checkpointed run can resume it (training/resume.ts).
+   * Default false: the trainer then writes no checkpoints.
+   */
+  readonly resumable?: boolean;
   /** Once, before the first epoch (DeCA builds its auxiliary models, SGDL its weighting net). */
   init?(ctx: TrainContext): void | Promise<void>;
   /** Before each epoch's examples are drawn (SGDL re-creates its optimizers in Phase II). */

@@ -11,6 +11,10 @@
  * untrained model at e = 0. The method (training/method.ts) shapes the steps; this file never names
  * a particular one. A run is a pure function of (dataset, settings, method,
  * model factory, seed): all randomness comes from streams forked off the seed.
+ * With `checkpoint`, the state after each validated epoch is saved to a file
+ * and a later call resumes from it (training/resume.ts), giving the same
+ * result as an uninterrupted run (only wall times differ); methods that are
+ * not `resumable` are not checkpointed.
  */
 import { evaluateSplit, metricKey, type EvalOptions, type EvalResult } from "../eval/evaluate";
 import type { Dataset } from "../data/dataset";
@@ -22,6 +26,7 @@ import { Rng } from "../util/rng";
 import { Adam } from "./adam";
 import { cutBatches, epochExamples, shuffleExamples, type EpochExamples } from "./batches";
 import { EarlyStopping } from "./early-stopping";
+import { restoreCheckpoint, saveCheckpoint, type RunIdentity } from "./resume";
 import type { EpochLog, EventListener, Metrics, TrainEvent } from "./events";
 import type { Method, StepFn, TrainContext, TrainSettings } from "./method";
 import { gradientStep, meanObjective, perSampleLosses, type Objective, type StepResult } from "./step";
@@ -39,6 +44,8 @@ export interface TrainOptions {
   onEvent?: EventListener;
   /** Users per scorer call in evaluation (default 256). */
   evalUserBlock?: number;
+  /** Save a checkpoint at `path` after every validated epoch and resume from it when it exists (its key must be runKey). */
+  checkpoint?: { path: string; runKey: string };
 }
 
 export interface TrainResult {
@@ -50,8 +57,10 @@ export interface TrainResult {
   /** The tested model and parameters (the best checkpoint, else the last). */
   model: Model;
   params: ParamStore;
-  /** Wall time of the whole run. */
+  /** Wall time of the whole run; of a resumed run, the segments' times up to their last checkpoints plus the last segment's. */
   seconds: number;
+  /** Epochs after which the run resumed from a checkpoint (empty when it ran in one go). */
+  resumedFrom: number[];
 }
 
 /** The independent random streams of a run, forked off the seed in a fixed order. */
@@ -100,6 +109,8 @@ class Context implements TrainContext {
   readonly rng: Rng;
   stopper: EarlyStopping;
   checkpoint: { model: Model; params: ParamStore; epoch: number; value: number } | null = null;
+  /** resetModel built a model over other training interactions: a checkpoint could not rebuild it. */
+  modelOverOtherData = false;
 
   constructor(
     readonly settings: TrainSettings,
@@ -142,6 +153,7 @@ class Context implements TrainContext {
 
   resetModel(train?: Interactions): ModelInstance {
     const mc: ModelContext = train === undefined ? this.modelContext : { nUsers: this.dataset.nUsers, nItems: this.dataset.nItems, train };
+    if (train !== undefined) this.modelOverOtherData = true;
     const inst = this.factory(mc, this.streams.reset.fork());
     this.model = inst.model;
     this.params = inst.params;
@@ -190,8 +202,33 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let stoppedEarly = false;
   let lastYield = performance.now();
 
+  const asked = opts.checkpoint;
+  const ckpt: { path: string; id: RunIdentity } | null =
+    asked && method.resumable === true ? { path: asked.path, id: { runKey: asked.runKey, seed: opts.seed, method: method.name, settings } } : null;
+  if (asked && !ckpt) listener({ type: "note", epoch: 0, text: `no checkpoints: method '${method.name}' is not resumable (its own state is not saved)` });
+  let checkpointing = ckpt !== null;
+  let priorSeconds = 0;
+  let resumedFrom: number[] = [];
+  let firstEpoch = 1;
+
   if (method.init) await method.init(ctx);
-  for (let epoch = 1; epoch <= settings.epochs; epoch++) {
+  // after init: the checkpoint overwrites whatever init drew or set
+  const restored = ckpt ? restoreCheckpoint(ckpt.path, ckpt.id, ctx.params, streams) : null;
+  if (ckpt && restored) {
+    ctx.epoch = restored.epoch;
+    ctx.iteration = restored.iteration;
+    ctx.phase = restored.phase;
+    ctx.optimizer = restored.optimizer;
+    ctx.stopper = restored.stopper;
+    ctx.checkpoint = restored.best ? { model: ctx.model, ...restored.best } : null;
+    epochs.push(...restored.epochs);
+    priorSeconds = restored.seconds;
+    resumedFrom = [...restored.resumedFrom, restored.epoch];
+    firstEpoch = restored.stopped ? settings.epochs + 1 : restored.epoch + 1;
+    stoppedEarly = restored.stopped && restored.epoch < settings.epochs;
+    listener({ type: "resume", epoch: restored.epoch, path: ckpt.path });
+  }
+  for (let epoch = firstEpoch; epoch <= settings.epochs; epoch++) {
     ctx.epoch = epoch;
     if (method.beforeEpoch) await method.beforeEpoch(ctx, epoch);
     const phase = ctx.phase;
@@ -235,6 +272,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     epochs.push(log);
+    if (ckpt && checkpointing && validates) {
+      if (ctx.modelOverOtherData) {
+        checkpointing = false;
+        listener({ type: "note", epoch, text: `no more checkpoints: method '${method.name}' rebuilt the model over other training data` });
+      } else {
+        const best = ctx.checkpoint ? { params: ctx.checkpoint.params, epoch: ctx.checkpoint.epoch, value: ctx.checkpoint.value } : null;
+        const state = { epoch, iteration: ctx.iteration, phase: ctx.phase, stopped: stop, epochs, params: ctx.params, optimizer: ctx.optimizer, stopper: ctx.stopper, best };
+        saveCheckpoint(ckpt.path, ckpt.id, state, streams, { seconds: priorSeconds + (performance.now() - t0) / 1000, resumedFrom });
+      }
+    }
     listener({ type: "epoch-end", epoch, maxEpochs: settings.epochs, log });
     await yieldToEventLoop();
     lastYield = performance.now();
@@ -251,8 +298,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const test = await evaluateAt(model, params, dataset, "test", evalOpts(ctx.epoch, "test"));
   listener({ type: "eval", epoch: ctx.epoch, split: "test", metrics: { ...test.mean }, seconds: (performance.now() - tTest) / 1000 });
   const best = ck ? { epoch: ck.epoch, metric, value: ck.value } : null;
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = priorSeconds + (performance.now() - t0) / 1000;
   const testMetrics: Metrics = { ...test.mean };
   listener({ type: "done", epochs: epochs.length, bestEpoch: best ? best.epoch : null, stoppedEarly, test: testMetrics, seconds });
-  return { epochs, best, stoppedEarly, test, model, params, seconds };
+  return { epochs, best, stoppedEarly, test, model, params, seconds, resumedFrom };
 }

@@ -1,3 +1,6 @@
+/** The four 32-bit words of an Rng (plain numbers, JSON-able): where its stream stands. */
+export type RngState = [number, number, number, number];
+
 /** Seeded pseudo-random numbers (xoshiro128**, seeded through splitmix32): every random choice in the kit goes through one of these. */
 export class Rng {
   private s0: number;
@@ -65,6 +68,23 @@ export class Rng {
   /** An independent generator derived from this one (for a sub-task that must not shift this stream). */
   fork(): Rng {
     return new Rng(this.nextUint32());
+  }
+
+  /** The generator's state (a copy), for a checkpoint. */
+  getState(): RngState {
+    return [this.s0, this.s1, this.s2, this.s3];
+  }
+
+  /** Continues the stream from a state given by getState (same state, same draws from here on). */
+  setState(s: readonly number[]): void {
+    if (s.length !== 4 || s.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) {
+      throw new RangeError(`Rng state must be four unsigned 32-bit integers, got [${s.join(", ")}]`);
+    }
+    if (s.every((w) => w === 0)) throw new RangeError("Rng state must not be all zero (xoshiro128** would only draw zeros)");
+    this.s0 = s[0];
+    this.s1 = s[1];
+    this.s2 = s[2];
+    this.s3 = s[3];
   }
 }
 

@@ -77,6 +77,41 @@ describe("runExperiment", () => {
     assert.equal(JSON.stringify(third.record.best), JSON.stringify(r.best));
   });
 
+  it("an interrupted run resumes from its checkpoint: the same record, resumedFrom set, checkpoint deleted; resume off starts over", async () => {
+    const cfg: RunConfigInput = { ...CONFIG, seed: 17, epochs: 5 };
+    const ckDir = path.join(dir, "ckpt");
+    const whole = await runExperiment(cfg, { resultsDir: path.join(dir, "whole"), checkpointDir: ckDir });
+    assert.equal(whole.record.resumedFrom, undefined);
+    assert.deepEqual(fs.readdirSync(ckDir), [], "the checkpoint is deleted once the record is written");
+    const kill = (k: number) => (e: RunEvent) => {
+      if (e.type === "epoch-end" && e.epoch === k) throw new Error(`killed after epoch ${k}`);
+    };
+    const split = path.join(dir, "split");
+    // killed during epoch 5's end: checkpoints were saved after epochs 2 and 4 (quick preset: evalFreq 2)
+    await assert.rejects(runExperiment(cfg, { resultsDir: split, checkpointDir: ckDir, onEvent: kill(5) }), /killed after epoch 5/);
+    assert.deepEqual(fs.readdirSync(ckDir), [`${whole.record.key}.ckpt`]);
+    assert.equal(fs.existsSync(split), false, "no record for an interrupted run");
+    const events: string[] = [];
+    const resumed = await runExperiment(cfg, { resultsDir: split, checkpointDir: ckDir, onEvent: (e) => void (e.type === "resume" && events.push(`resume ${e.epoch}`)) });
+    assert.deepEqual(events, ["resume 4"]);
+    assert.deepEqual(resumed.record.resumedFrom, [4]);
+    assert.deepEqual(readRecord(resumed.path).resumedFrom, [4]);
+    assert.deepEqual(fs.readdirSync(ckDir), []);
+    const strip = (r: typeof whole.record) => r.epochs.map(({ seconds: _s, ...rest }) => rest);
+    assert.deepStrictEqual(strip(resumed.record), strip(whole.record));
+    assert.deepStrictEqual(resumed.record.test, whole.record.test);
+    assert.deepStrictEqual(resumed.record.best, whole.record.best);
+    assert.ok(resumed.record.seconds > 0);
+
+    // resume off: the checkpoint is deleted before training, the run starts at epoch 1
+    await assert.rejects(runExperiment(cfg, { resultsDir: split, reuse: false, checkpointDir: ckDir, onEvent: kill(3) }), /killed/);
+    const starts: number[] = [];
+    const fresh = await runExperiment(cfg, { resultsDir: split, reuse: false, resume: false, checkpointDir: ckDir, onEvent: (e) => void (e.type === "epoch-start" && starts.push(e.epoch)) });
+    assert.deepEqual(starts, [1, 2, 3, 4, 5]);
+    assert.equal(fresh.record.resumedFrom, undefined);
+    assert.deepStrictEqual(strip(fresh.record), strip(whole.record));
+  });
+
   it("another seed or setting is another key", async () => {
     const a = await runExperiment({ ...CONFIG, epochs: 1 }, { resultsDir: dir });
     const b = await runExperiment({ ...CONFIG, epochs: 1, seed: 8 }, { resultsDir: dir });

@@ -33,6 +33,8 @@ describe("sgdl train", () => {
       "--batch-size", "64", "--lr", "0.005", "--eval-freq", "2", "--stop-step", "4", "--backend", "cpu", "--results", "out", "--no-reuse", "--json"]);
     assert.deepEqual(a.config, { dataset: "yelp", model: "ngcf", method: "normal", seed: 3, epochs: 7, preset: "quick", batchSize: 64, lr: 0.005, evalFreq: 2, stopStep: 4, backend: "cpu" });
     assert.deepEqual([a.resultsDir, a.reuse, a.json], ["out", false, true]);
+    assert.equal(a.resume, true, "resuming from a checkpoint is on by default");
+    assert.equal(parseTrainArgs(["--model", "mf", "--no-resume"]).resume, false);
     const b = parseTrainArgs(["--dataset", "synthetic", "--model", "mf", "--seed", "1"]);
     assert.deepEqual([b.config, b.reuse, b.json, b.resultsDir], [{ dataset: "synthetic", model: "mf", seed: 1 }, true, false, undefined]);
     assert.throws(() => parseTrainArgs(["--dataset", "synthetic", "--seed", "1"]), /--model is required/);

@@ -30,3 +30,9 @@ test("batches drive the bar; validation is shown on its epoch's summary line; te
     "test: recall@5 0.2000",
   ]);
 });
+
+test("a resumed run says where it continues from", () => {
+  const { log, p } = recorder();
+  p({ type: "resume", epoch: 10, path: ".cache/checkpoints/abc.ckpt" });
+  assert.deepEqual(log, ["end", "resuming after epoch 10 from checkpoint .cache/checkpoints/abc.ckpt"]);
+});

@@ -211,7 +211,12 @@ describe("perSampleGradientCosines (cpu)", () => {
       const b = brute(lb, n);
       assertClose([got.cosines[2 * n], got.cosines[2 * n + 1]], [cosine(a, b, "user"), cosine(a, b, "item")], 1e-5, `sample ${n}`);
     }
+    // LightGCN's own hook (Model.perSampleRows) is this source
+    const viaHook = perSampleGradientCosines(perSampleSource(lg.model), la, lb, BPR, { cosine: "group" });
+    assertClose(viaHook.cosines, got.cosines, 1e-6, "hook");
+    // a graph model without the hook: the error names it
+    const bare: Model = { ...lg.model, perSampleRows: undefined };
+    assert.throws(() => perSampleGradientCosines(perSampleSource(bare), la, lb, BPR), /no per-position row leaves.*perSampleRows/);
     tf.dispose([...Object.values(la), ...Object.values(lb)]);
-    assert.throws(() => perSampleGradientCosines(perSampleSource(lg.model), la, lb, BPR), /no per-position row leaves.*perSampleRows/);
   });
 });

@@ -197,7 +197,8 @@ test("options: defaults are the paper, the code preset is the official code, bad
     [SGDL_DEFAULTS.pool, SGDL_DEFAULTS.rule, SGDL_DEFAULTS.h, SGDL_DEFAULTS.normalize, SGDL_DEFAULTS.shift, SGDL_DEFAULTS.phase1LrScale],
     ["all", "paper", 10, "global", 0, 1],
   );
-  assert.deepEqual(SGDL_OPTION_PRESETS.code, { pool: "2n", rule: "code", normalize: "per-user", phase1LrScale: 0.2 });
+  const { pool, rule, normalize, phase1LrScale } = SGDL_OPTION_PRESETS.code;
+  assert.deepEqual({ pool, rule, normalize, phase1LrScale }, { pool: "2n", rule: "code", normalize: "per-user", phase1LrScale: 0.2 });
   assert.throws(() => parseSgdlOptions({ pool: "3n" }), /option 'pool' must be one of "all", "2n"/);
   assert.throws(() => parseSgdlOptions({ h: 0 }), /option 'h' must be an integer in \[1, 32\]/);
   assert.throws(() => parseSgdlOptions({ phase1LrScale: 0 }), /option 'phase1LrScale' must be a positive number/);

@@ -14,6 +14,7 @@ import { ConfigError, resolveConfig } from "../../src/experiments/config";
 import { parseTrainArgs } from "../../src/experiments/train-command";
 import { createMethod, methodDefaults } from "../../src/methods/registry";
 import { decodeMemorizedFlags } from "../../src/methods/sgdl/memorized-set";
+import { SGDL_OPTION_PRESETS } from "../../src/methods/sgdl/options";
 import { readPhase1Facts, switchEpochFromLog } from "../../src/methods/sgdl/phase1";
 import { sgdlMethod, type Phase2 } from "../../src/methods/sgdl/sgdl";
 import { createModel } from "../../src/models/registry";
@@ -221,16 +222,21 @@ describe("sgdl method (Phase I)", () => {
     );
     assert.throws(() => resolveConfig({ dataset: "synthetic", model: "mf", method: "sgdl", methodOptions: { h: 40 } }), /option 'h'/);
     const base = ["--dataset", "synthetic", "--model", "lightgcn", "--method", "sgdl", "--seed", "1"];
-    assert.deepEqual(parseTrainArgs([...base, "--sgdl-options", "code"]).config.methodOptions, { pool: "2n", rule: "code", normalize: "per-user", phase1LrScale: 0.2 });
+    assert.deepEqual(parseTrainArgs([...base, "--sgdl-options", "code"]).config.methodOptions, { ...SGDL_OPTION_PRESETS.code });
     assert.deepEqual(parseTrainArgs([...base, "--sgdl-options", "code", "--pool", "all", "--history", "5", "--shift", "0.05"]).config.methodOptions, {
-      pool: "all", rule: "code", normalize: "per-user", phase1LrScale: 0.2, h: 5, shift: 0.05,
+      ...SGDL_OPTION_PRESETS.code, pool: "all", h: 5, shift: 0.05,
     });
+    const published = parseTrainArgs([...base, "--sgdl-options", "published", "--scheduler", "mlp", "--tau", "0.5", "--ablation", "no-ads", "--weighting", "learned", "--stop-at-switch"]).config.methodOptions;
+    assert.deepEqual(published, { ...SGDL_OPTION_PRESETS.published, scheduler: "mlp", tau: 0.5, ablation: "no-ads", weighting: "learned", stopAtSwitch: true });
+    assert.equal(SGDL_OPTION_PRESETS.published.weighting, "frozen");
+    assert.throws(() => parseTrainArgs([...base, "--scheduler", "gru"]), /--scheduler must be one of lstm, lstm1, mlp, topf/);
+    assert.throws(() => parseTrainArgs([...base, "--ablation", "dls"]), /--ablation must be one of none, no-dls, no-ads/);
     assert.deepEqual(parseTrainArgs([...base, "--normalize", "per-user", "--phase1-lr-scale", "0.5", "--rule", "code", "--track-only"]).config.methodOptions, {
       rule: "code", normalize: "per-user", phase1LrScale: 0.5, trackOnly: true,
     });
     assert.equal(parseTrainArgs(base).config.methodOptions, undefined);
     assert.throws(() => parseTrainArgs([...base, "--pool", "3n"]), /--pool must be one of all, 2n/);
-    assert.throws(() => parseTrainArgs([...base, "--sgdl-options", "official"]), /--sgdl-options must be one of paper, code/);
+    assert.throws(() => parseTrainArgs([...base, "--sgdl-options", "official"]), /--sgdl-options must be one of paper, code, published/);
     assert.throws(() => parseTrainArgs([...base, "--history", "ten"]), /--history must be an integer/);
   });
 
@@ -238,7 +244,7 @@ describe("sgdl method (Phase I)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sgdl-phase1-"));
     try {
       const run = await runExperiment(
-        { dataset: "synthetic", dataPreset: "quick", model: "mf", method: "sgdl", seed: 2020, preset: "quick", epochs: 40, methodOptions: { normalize: "per-user" } },
+        { dataset: "synthetic", dataPreset: "quick", model: "mf", method: "sgdl", seed: 2020, preset: "quick", epochs: 40, methodOptions: { normalize: "per-user", stopAtSwitch: true } },
         { resultsDir: dir },
       );
       const r = JSON.parse(fs.readFileSync(run.path, "utf8"));

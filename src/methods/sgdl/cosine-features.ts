@@ -16,7 +16,7 @@
  *   positive, negative rows; NeuMF: GMF and MLP user and item rows). Dense
  *   shared weights (NeuMF's MLP tower) are NOT covered: their per-sample
  *   gradients need one backward pass per sample.
- * - graph models (dotProductRowsSource over a hook the model supplies): the
+ * - graph models (their Model hook perSampleRows, models/per-sample-rows.ts): the
  *   gradient w.r.t. the sample's final (propagated) user / positive / negative
  *   rows, not w.r.t. the embedding tables (whose per-sample gradient is dense
  *   over the whole table).
@@ -25,33 +25,11 @@
  * rows), as the official code's one cosine per embedding table.
  */
 import * as tf from "@tensorflow/tfjs";
-import { dotProductLosses } from "../../models/losses";
 import type { Batch, ForwardMode, LeafTensors, Model } from "../../models/model";
+import type { PerSampleSource } from "../../models/per-sample-rows";
+
+export { dotProductRowsSource, type PerSampleRows, type PerSampleSource } from "../../models/per-sample-rows";
 import { Rng } from "../../util/rng";
-
-/** A batch's per-position rows and the per-sample losses as a function of them (everything else held fixed). */
-export interface PerSampleRows {
-  /** Per-position tensors [B x d_key]: row n is read by sample n only. */
-  rows: Record<string, tf.Tensor2D>;
-  /** The per-sample losses [B] from the rows (the rest of the model at the given point). */
-  losses(rows: Record<string, tf.Tensor2D>): tf.Tensor1D;
-  /** The group of each key (its cosine in mode "group"), e.g. the parameter table: itemPos and itemNeg are both "itemEmb". */
-  groups: Record<string, string>;
-  /** Per key, the identity of each position's row (table row or graph node) within its group; positions of one sample with equal ids are summed. Without ids a key's rows are distinct from every other key's. */
-  ids?: Record<string, Int32Array>;
-}
-
-/** How a model exposes its per-position rows at a point (its leaf tensors). */
-export type PerSampleSource = (leaves: LeafTensors, batch: Batch, mode: ForwardMode) => PerSampleRows;
-
-/**
- * The optional Model hook proposed for models whose leaves are whole tables
- * (graph models): their per-position rows, e.g. dotProductRowsSource over the
- * final rows that `losses` computes anyway.
- */
-export interface PerSampleRowsHook {
-  perSampleRows: PerSampleSource;
-}
 
 /** Per-sample losses and gradient cosines of a batch between two points (a type alias, so tf.tidy can return it). */
 export type CosineFeatures = {
@@ -161,36 +139,9 @@ export function rowLeafSource(model: Model, keys?: readonly string[]): PerSample
   };
 }
 
-/**
- * The per-position rows of a dot-product graph model (LightGCN, NGCF) from its
- * final rows in propagation.ts's batchNodes order (users, then positives and
- * negatives, or items): keys "user", "pos", "neg" (or "item"), groups "user"
- * and "item", ids the node ids; losses by dotProductLosses, as the models' own.
- */
-export function dotProductRowsSource(finalRows: (leaves: LeafTensors, batch: Batch, mode: ForwardMode) => tf.Tensor2D): PerSampleSource {
-  return (leaves, batch, mode) => {
-    const b = batch.users.length;
-    const final = finalRows(leaves, batch, mode);
-    const parts = batch.kind === "bpr" ? ["user", "pos", "neg"] : ["user", "item"];
-    if (final.shape[0] !== parts.length * b) throw new Error(`cosine features: final rows [${final.shape.join(", ")}] for a ${batch.kind} batch of ${b}`);
-    const d = final.shape[1];
-    const cols: Int32Array[] = batch.kind === "bpr" ? [batch.users, batch.pos, batch.neg] : [batch.users, batch.items];
-    const rows: Record<string, tf.Tensor2D> = {};
-    const groups: Record<string, string> = {};
-    const ids: Record<string, Int32Array> = {};
-    parts.forEach((p, i) => {
-      rows[p] = tf.slice(final, [i * b, 0], [b, d]);
-      groups[p] = i === 0 ? "user" : "item";
-      ids[p] = cols[i];
-    });
-    return { rows, groups, ids, losses: (r) => dotProductLosses(tf.concat(parts.map((p) => r[p]), 0) as tf.Tensor2D, batch) };
-  };
-}
-
 /** The model's own hook if it has one, else its per-position row leaves. */
 export function perSampleSource(model: Model): PerSampleSource {
-  const hook = (model as Model & Partial<PerSampleRowsHook>).perSampleRows;
-  return typeof hook === "function" ? hook.bind(model) : rowLeafSource(model);
+  return model.perSampleRows ?? rowLeafSource(model);
 }
 
 /** One point's per-sample losses and per-key row gradients. */

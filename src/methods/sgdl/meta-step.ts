@@ -77,6 +77,8 @@ export interface MetaStepResult extends StepResult {
   metaLoss: number | null;
   /** The training batch's weights g(L_k(theta); psi_new) used by the actual update. */
   weights: Float32Array;
+  /** The training batch's per-sample losses L_k(theta) the weights were computed from. */
+  losses: Float32Array;
   /** ||d l_meta / d psi||_2 before Adam (null when frozen). */
   psiGradNorm: number | null;
   /** d l_meta / d selection, row-major in the selection's shape (null without a selection). */
@@ -306,15 +308,17 @@ export function metaStep(inp: MetaStepInputs, options: Partial<MetaStepOptions> 
   // Eq. 9 with the new psi: weights of the detached losses, a constant factor in the tape
   const psi = psiOf(inp.net);
   let w = new Float32Array(0);
+  let l = new Float32Array(0);
   const objective: Objective = (losses) => {
     const wt = weights(psi.byName, losses);
     w = wt.dataSync().slice() as Float32Array;
+    l = losses.dataSync().slice() as Float32Array;
     return tf.mean(tf.mul(wt, losses)) as tf.Scalar;
   };
   try {
     const step = inp.actualStep ?? ((b: Batch, obj: Objective) => gradientStep(inp.model, inp.params, inp.optimizer, b, inp.mode, obj));
     const res = step(inp.train, objective);
-    return { loss: res.loss, size: res.size, metaLoss, weights: w, psiGradNorm, selectionGrad };
+    return { loss: res.loss, size: res.size, metaLoss, weights: w, losses: l, psiGradNorm, selectionGrad };
   } finally {
     tf.dispose(psi.tensors);
   }

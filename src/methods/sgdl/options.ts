@@ -1,9 +1,12 @@
 /**
  * The options of the `sgdl` method. The defaults are the paper's definitions
- * (Sections 3.1.1-3.1.2); the official code's behaviour (sgdl-reference 4 and
- * 8 items 3-6) is the named preset `code`. Every option is a plain value so a
- * run config (methodOptions) can carry it.
+ * (Sections 3.1-3.2); the official code's behaviour (sgdl-reference 4, 5 and
+ * 8) is the named preset `code` (its current HEAD) and `published` (commit
+ * 91202d1, whose log gives the paper's LightGCN/MovieLens row: the weighting
+ * net never trained). Every option is a plain value so a run config
+ * (methodOptions) can carry it.
  */
+import { SCHEDULER_KINDS, type SchedulerKind } from "./scheduler";
 import type { MemorizationPool, MemorizationRule } from "./memorization";
 import { MAX_HISTORY } from "./memorization-metrics";
 import type { NormalizeMode, ShiftMode } from "./memorization-point";
@@ -41,6 +44,38 @@ export interface SgdlOptions {
   trackOnly: boolean;
   /** Epoch whose normalised losses and GMM are kept for Figure 4; 0 = the memorization point (else the last tracked epoch). */
   figure4Epoch: number;
+
+  // ---- Phase II (Section 3.2; phase2.ts) ----
+  /** Stop at the switch instead of running Phase II (Phase I studies: notebook 03). */
+  stopAtSwitch: boolean;
+  /** Keep tracking memorization (memorized set, MP/MR, memory rates) in Phase II: Figure 1's SGDL panels; costs a ranking per epoch. */
+  trackPhase2: boolean;
+  /** "learned": psi follows Eq. 8; "frozen": psi stays at its random initialisation (the published code 91202d1). */
+  weighting: "learned" | "frozen";
+  /** Hidden units of g(.; psi): 64 (paper 4.1.4), 100 (code). */
+  weightingHidden: number;
+  /** psi's initialisation: "xavier" (kit) or "pytorch" (nn.Linear's default, the code). */
+  weightingInit: "xavier" | "pytorch";
+  /** Adam lr of psi (eta2 of Eq. 8); 0 = the model's lr (paper: eta1 = eta2; code meta_lr = lr). */
+  metaLr: number;
+  /** The scheduler (Section 3.2.2): "lstm" (paper), "lstm1" (code), "mlp" or "topf" (Table 5). */
+  scheduler: SchedulerKind;
+  /** Gumbel-softmax temperature of Eq. 12: 0.05 (paper; code 91202d1), 1.0 (code HEAD). */
+  tau: number;
+  /** Adam lr of the scheduler (code schedule_lr: 1e-3 in 91202d1, 5e-3 at HEAD). */
+  scheduleLr: number;
+  /** Table 3 ablations: "none", "no-dls" (Phase II trains on the memorized data only), "no-ads" (all memorized data, no scheduler). */
+  ablation: "none" | "no-dls" | "no-ads";
+  /** The assumed update of the scheduler's similarity: from the training batch (paper, Eq. 7) or the memorized batch (code's theta~). */
+  cosineFrom: "train" | "memorized";
+  /** One cosine over all covered rows (paper: one similarity) or one per table / node side (code: one per embedding table). */
+  cosine: "all" | "group";
+  /** The assumed update the meta loss is taken at: Eq. 7 on the training batch (paper, code HEAD) or on the memorized batch (91202d1). */
+  metaFrom: "train" | "memorized";
+  /** Re-create the model's and psi's Adam every Phase II epoch, as the code does (the scheduler's own reset is lstm1's). */
+  freshOptimizers: boolean;
+  /** Phase II epoch whose (loss, weight, label) samples and weighting curve are kept for Figure 5; 0 = the last. */
+  figure5Epoch: number;
 }
 
 /** The paper's definitions: the method's defaults. */
@@ -55,12 +90,65 @@ export const SGDL_DEFAULTS: Readonly<SgdlOptions> = {
   phase1LrScale: 1,
   trackOnly: false,
   figure4Epoch: 0,
+  stopAtSwitch: false,
+  trackPhase2: false,
+  weighting: "learned",
+  weightingHidden: 64,
+  weightingInit: "xavier",
+  metaLr: 0,
+  scheduler: "lstm",
+  tau: 0.05,
+  scheduleLr: 1e-3,
+  ablation: "none",
+  cosineFrom: "train",
+  cosine: "all",
+  metaFrom: "train",
+  freshOptimizers: false,
+  figure5Epoch: 0,
 };
 
-/** Named option sets: `paper` (the defaults) and `code` (the official code's Phase I: pool 2n, rule code, per-user normalisation, lr/5). */
-export const SGDL_OPTION_PRESETS: Readonly<Record<"paper" | "code", Readonly<Partial<SgdlOptions>>>> = {
-  paper: { pool: "all", rule: "paper", normalize: "global", phase1LrScale: 1 },
-  code: { pool: "2n", rule: "code", normalize: "per-user", phase1LrScale: 0.2 },
+/** The official code's Phase I: pool 2n, rule code, per-user normalisation, lr/5 (sgdl-reference 4). */
+const CODE_PHASE1: Readonly<Partial<SgdlOptions>> = { pool: "2n", rule: "code", normalize: "per-user", phase1LrScale: 0.2 };
+
+/** The official code's Phase II at HEAD (sgdl-reference 3.3-3.4, 5): LTW 100 with PyTorch init, lstm1, tau 1.0, schedule_lr 5e-3, theta~ cosines per table, fresh Adams per epoch. */
+const CODE_PHASE2: Readonly<Partial<SgdlOptions>> = {
+  weighting: "learned",
+  weightingHidden: 100,
+  weightingInit: "pytorch",
+  scheduler: "lstm1",
+  tau: 1.0,
+  scheduleLr: 5e-3,
+  cosineFrom: "memorized",
+  cosine: "group",
+  metaFrom: "train",
+  freshOptimizers: true,
+};
+
+/**
+ * Named option sets: `paper` (the defaults), `code` (the official code at
+ * HEAD) and `published` (commit 91202d1, the paper's LightGCN/MovieLens row:
+ * psi frozen at its init, meta loss at the memorized batch's theta~, tau 0.05,
+ * schedule_lr 1e-3). The official runs also use lr 5e-4 (a run setting, --lr).
+ */
+export const SGDL_OPTION_PRESETS: Readonly<Record<"paper" | "code" | "published", Readonly<Partial<SgdlOptions>>>> = {
+  paper: {
+    pool: "all",
+    rule: "paper",
+    normalize: "global",
+    phase1LrScale: 1,
+    weighting: "learned",
+    weightingHidden: 64,
+    weightingInit: "xavier",
+    scheduler: "lstm",
+    tau: 0.05,
+    scheduleLr: 1e-3,
+    cosineFrom: "train",
+    cosine: "all",
+    metaFrom: "train",
+    freshOptimizers: false,
+  },
+  code: { ...CODE_PHASE1, ...CODE_PHASE2 },
+  published: { ...CODE_PHASE1, ...CODE_PHASE2, weighting: "frozen", tau: 0.05, scheduleLr: 1e-3, metaFrom: "memorized" },
 };
 
 /** Names of the option presets. */
@@ -68,7 +156,7 @@ export type SgdlOptionPreset = keyof typeof SGDL_OPTION_PRESETS;
 
 /** Whether a string names an option preset. */
 export function isSgdlOptionPreset(name: string): name is SgdlOptionPreset {
-  return name === "paper" || name === "code";
+  return Object.prototype.hasOwnProperty.call(SGDL_OPTION_PRESETS, name);
 }
 
 /** A plain option object (as in a run config). */
@@ -92,8 +180,11 @@ export function parseSgdlOptions(input: PlainOptions = {}): SgdlOptions {
     if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) throw new Error(`sgdl option '${key}' must be ${what}, got ${JSON.stringify(v)}`);
     return v;
   };
-  const trackOnly = o.trackOnly;
-  if (typeof trackOnly !== "boolean") throw new Error(`sgdl option 'trackOnly' must be a boolean, got ${JSON.stringify(trackOnly)}`);
+  const bool = (key: string): boolean => {
+    const v = o[key];
+    if (typeof v !== "boolean") throw new Error(`sgdl option '${key}' must be a boolean, got ${JSON.stringify(v)}`);
+    return v;
+  };
   return {
     pool: oneOf<MemorizationPool>("pool", ["all", "2n"]),
     rule: oneOf<MemorizationRule>("rule", ["paper", "code"]),
@@ -103,8 +194,23 @@ export function parseSgdlOptions(input: PlainOptions = {}): SgdlOptions {
     shiftMode: oneOf<ShiftMode>("shiftMode", ["absolute", "relative"]),
     gmmLosses: oneOf<"scores" | "model">("gmmLosses", ["scores", "model"]),
     phase1LrScale: num("phase1LrScale", (x) => x > 0, "a positive number"),
-    trackOnly,
+    trackOnly: bool("trackOnly"),
     figure4Epoch: num("figure4Epoch", (x) => Number.isInteger(x) && x >= 0, "a non-negative integer (0 = the memorization point)"),
+    stopAtSwitch: bool("stopAtSwitch"),
+    trackPhase2: bool("trackPhase2"),
+    weighting: oneOf<"learned" | "frozen">("weighting", ["learned", "frozen"]),
+    weightingHidden: num("weightingHidden", (x) => Number.isInteger(x) && x >= 1, "a positive integer"),
+    weightingInit: oneOf<"xavier" | "pytorch">("weightingInit", ["xavier", "pytorch"]),
+    metaLr: num("metaLr", (x) => x >= 0, "a non-negative number (0 = the model's lr)"),
+    scheduler: oneOf<SchedulerKind>("scheduler", SCHEDULER_KINDS),
+    tau: num("tau", (x) => x > 0, "a positive number"),
+    scheduleLr: num("scheduleLr", (x) => x > 0, "a positive number"),
+    ablation: oneOf<"none" | "no-dls" | "no-ads">("ablation", ["none", "no-dls", "no-ads"]),
+    cosineFrom: oneOf<"train" | "memorized">("cosineFrom", ["train", "memorized"]),
+    cosine: oneOf<"all" | "group">("cosine", ["all", "group"]),
+    metaFrom: oneOf<"train" | "memorized">("metaFrom", ["train", "memorized"]),
+    freshOptimizers: bool("freshOptimizers"),
+    figure5Epoch: num("figure5Epoch", (x) => Number.isInteger(x) && x >= 0, "a non-negative integer (0 = the last Phase II epoch)"),
   };
 }
 

@@ -6,12 +6,11 @@
  * (Eq. 3) it switches: the lr is restored and Phase II starts with M_t as the
  * memorized data.
  *
- * The seam for Phase II: `sgdlMethod(options, phase2)`. A Phase2 receives the
- * memorized interactions at the switch (`start`) and then answers the
- * method's hooks (step, objective, examples, validates, ...). Without one
- * (this issue), the run stops at the switch and the record keeps the switch
- * epoch, sigma_hat and the memorized set, so Phase II and the notebooks can
- * start from them.
+ * Phase II enters as `sgdlMethod(options, phase2)`: a Phase2 (phase2.ts)
+ * receives the memorized interactions at the switch (`start`) and then
+ * answers the method's hooks (step, examples, validates, ...). Without one
+ * (option `stopAtSwitch`) the run stops at the switch and the record keeps
+ * the switch epoch, sigma_hat and the memorized set (Phase I studies).
  *
  * Option `trackOnly`: memorization is tracked during training that never
  * switches (Figure 1's normal panels); phase "normal", the usual validation
@@ -25,7 +24,7 @@ import type { FieldValue } from "../../training/events";
 import type { EpochVerdict, Method, TrainContext } from "../../training/method";
 import { meanObjective } from "../../training/step";
 import { parseSgdlOptions, plainSgdlOptions, type PlainOptions, type SgdlOptions } from "./options";
-import { Phase1 } from "./phase1";
+import { Phase1, type Phase1Observation } from "./phase1";
 
 /** The phase names written into the epoch log. */
 export const PHASE_MEMORIZATION = "memorization";
@@ -46,7 +45,31 @@ export interface SgdlMethod extends Method {
   readonly switchEpoch: number | null;
 }
 
-/** The SGDL method: Phase I now; Phase II through `phase2` (without it the run stops at the switch). */
+/** Phase I's observation of the epoch just trained (memorized set, MP/MR, GMM noise rate) and its log fields. */
+function observe(phase1: Phase1, ctx: TrainContext, gmmLosses: SgdlOptions["gmmLosses"]): { obs: Phase1Observation; fields: Record<string, FieldValue> } {
+  const scorer = ctx.model.scorer(ctx.params);
+  try {
+    const obs = phase1.observe(scorer, gmmLosses === "model" ? (examples) => ctx.losses(examples, { training: false }) : undefined);
+    return { obs, fields: observeFields(obs) };
+  } finally {
+    if (scorer.dispose) scorer.dispose();
+  }
+}
+
+/** The epoch-log fields of an observation. */
+function observeFields(obs: Phase1Observation): Record<string, FieldValue> {
+  return {
+    memorized: obs.memorized,
+    memorizedRatio: obs.memorizedRatio,
+    memRateClean: obs.memRateClean,
+    memRateNoisy: obs.memRateNoisy,
+    mp: obs.mp,
+    mr: obs.mr,
+    noiseRateEstimate: obs.noiseRateEstimate,
+  };
+}
+
+/** The SGDL method: Phase I, then Phase II through `phase2` (without it the run stops at the switch). */
 export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, phase2?: Phase2): SgdlMethod {
   const o = parseSgdlOptions({ ...options } as PlainOptions);
   let phase1: Phase1 | null = null;
@@ -87,25 +110,16 @@ export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, ph
     },
 
     async afterEpoch(ctx: TrainContext, log): Promise<EpochVerdict | void> {
-      const second = p2();
-      if (second !== undefined) return second.afterEpoch ? second.afterEpoch(ctx, log) : undefined;
       if (phase1 === null) throw new Error("sgdl: afterEpoch before init");
-      const scorer = ctx.model.scorer(ctx.params);
-      let obs;
-      try {
-        obs = phase1.observe(scorer, o.gmmLosses === "model" ? (examples) => ctx.losses(examples, { training: false }) : undefined);
-      } finally {
-        if (scorer.dispose) scorer.dispose();
+      const second = p2();
+      if (second !== undefined) {
+        const verdict = second.afterEpoch ? await second.afterEpoch(ctx, log) : undefined;
+        if (!o.trackPhase2) return verdict;
+        // Figure 1's SGDL panels: memorization keeps being tracked in Phase II (no second switch)
+        const tracked = observe(phase1, ctx, o.gmmLosses).fields;
+        return { ...verdict, fields: { ...tracked, ...(verdict ? verdict.fields : {}) } };
       }
-      const fields: Record<string, FieldValue> = {
-        memorized: obs.memorized,
-        memorizedRatio: obs.memorizedRatio,
-        memRateClean: obs.memRateClean,
-        memRateNoisy: obs.memRateNoisy,
-        mp: obs.mp,
-        mr: obs.mr,
-        noiseRateEstimate: obs.noiseRateEstimate,
-      };
+      const { obs, fields } = observe(phase1, ctx, o.gmmLosses);
       if (!obs.isMemorizationPoint) return { fields };
       const text =
         `memorization point: |M|/|D| = ${obs.memorizedRatio.toFixed(5)} >= 1 - sigma' = ${obs.threshold.toFixed(5)} ` +
@@ -119,7 +133,7 @@ export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, ph
       ctx.optimizer.lr = baseLr; // Phase II trains at the full lr
       if (phase2 === undefined) {
         stoppedAtSwitch = true;
-        ctx.emit({ type: "note", epoch: obs.epoch, text: `${text}; Phase II is not implemented yet: stopping at the switch` });
+        ctx.emit({ type: "note", epoch: obs.epoch, text: `${text}; stopAtSwitch: stopping at the switch` });
         return { stop: true, fields };
       }
       ctx.emit({ type: "note", epoch: obs.epoch, text: `${text}; switching to Phase II` });
@@ -135,7 +149,7 @@ export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, ph
         switchEpoch,
         noiseRateAtSwitch,
         stoppedAtSwitch,
-        phase2: phase2 === undefined ? "none (the run stops at the switch)" : "supplied",
+        phase2: phase2 === undefined ? "none (the run stops at the switch)" : "self-guided learning",
       };
       if (phase1 !== null) Object.assign(out, phase1.describe());
       if (phase2 !== undefined && phase2.describe) Object.assign(out, phase2.describe());

@@ -1,0 +1,45 @@
+/**
+ * The scheduler's inputs for a memorized batch (Section 3.2.2, Eq. 10): per
+ * memorized sample its loss L_m(theta) and the cosine between its gradients at
+ * theta and at the assumed update theta_hat (Eq. 7, plain SGD with the current
+ * weights, as values): theta_hat descends on the training batch (the paper's
+ * pairing) or on the memorized batch itself (the code's theta~). The cosines
+ * come from one backward pass per point (cosine-features.ts says which
+ * parameters they cover); no gradient flows back into these features.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Batch, ForwardMode, Model } from "../../models/model";
+import type { ParamStore } from "../../models/ops/embedding-table";
+import { makeLeaves } from "../../training/step";
+import { perSampleGradientCosines, perSampleSource, schedulerFeatures } from "./cosine-features";
+import { assumedLeaves, type WeightsOf } from "./meta-step";
+
+/** The feature matrix [B x columns] row-major: [L_m(theta), cosine(s)...] per memorized sample. */
+export type SchedulerInputs = {
+  features: Float32Array;
+  columns: number;
+  /** L_m(theta) [B]. */
+  losses: Float32Array;
+};
+
+/** Loss and gradient cosine(s) of every memorized sample between theta and theta_hat (from `source`); `mode` gives a fresh forward mode per pass. */
+export function schedulerInputs(
+  model: Model,
+  params: ParamStore,
+  source: Batch,
+  memorized: Batch,
+  weightsOf: WeightsOf,
+  eta1: number,
+  cosine: "all" | "group",
+  mode: () => ForwardMode,
+): SchedulerInputs {
+  return tf.tidy(() => {
+    const specs = model.leaves(memorized);
+    const { tensors } = makeLeaves(params, specs);
+    const atTheta: Record<string, tf.Tensor> = {};
+    specs.forEach((s, i) => (atTheta[s.key] = tensors[i]));
+    const atHat = assumedLeaves(model, params, source, memorized, weightsOf, eta1, mode()); // Eq. 7
+    const c = perSampleGradientCosines(perSampleSource(model), atTheta, atHat, memorized, { cosine, mode });
+    return { features: schedulerFeatures(c.lossesA, c), columns: 1 + c.groups.length, losses: c.lossesA };
+  });
+}
