@@ -56,6 +56,16 @@ export { fitGmm2, posterior as gmmPosterior, type Gmm2 } from "./methods/sgdl/gm
 export { normalizeLosses, estimateNoiseRate, shiftedNoiseRate, reachedMemorizationPoint } from "./methods/sgdl/memorization-point";
 export { memoryRateFigure, mpMrFigure, mpMrCrossing, noiseRateFigure, lossDistributionFigure, memorizationPointOf, runLabel, definitionsOf } from "./report/memorization-figures";
 
+// SGDL Phase II: the weighting net (Eq. 5), one meta step taken apart (Eq. 7-9, 16), Figure 5 (methods/sgdl/, report/)
+export { createWeighting, weights as weightingOf, weightsOf, psiTensors, type WeightingNet, type WeightingConfig } from "./methods/sgdl/weighting";
+export { assumedLeaves, metaObjective, metaGradient, metaStep, resolveMetaOptions, type MetaStepOptions, type MetaStepResult, type MetaGradient } from "./methods/sgdl/meta-step";
+export { objectiveGradients, perSampleLosses, gradientStep, type Objective } from "./training/step";
+export { Adam, type ParamGradient } from "./training/adam";
+export { ParamStore, type Param } from "./models/ops/embedding-table";
+export type { ForwardMode } from "./models/model";
+export type { TrainResult, TrainOptions } from "./training/trainer";
+export { readFigure5, figure5Rows, figure5Summary, selfGuidedEpochs, switchEpochOf, weightDistributionFigure, weightingFunctionFigure, weightSummaryFigure, metaLossFigure, type Figure5Data, type Figure5Summary, type Phase2Record } from "./report/phase2-figures";
+
 // experiments: configs, presets, runs, records, the paper's numbers
 export { resolveConfig, type RunConfig, type RunConfigInput } from "./experiments/config";
 export { presetSettings, type PresetName } from "./experiments/presets";
@@ -63,3 +73,8 @@ export { runExperiment, defaultResultsDir, type RunEvent, type RunResult } from 
 export { readRecord, type ResultRecord } from "./experiments/record";
 export { listRecords, groupRuns, groupPerUser, compareGroups, type RunGroup } from "./experiments/aggregate";
 export { PAPER_TABLE2, paperValue, type PaperDataset, type PaperMetric } from "./experiments/paper-table2";
+export { PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, PAPER_TABLE_NOTES, TABLE4_SHIFTS, TABLE5_VALUE_ORDER, paperTable3Value, paperTable4Value, paperTable5Value, type AblationModel, type Table3Variant, type Table5Scheduler, type Table5Metric } from "./experiments/paper-tables-3-5";
+
+// report: SGDL variant tables (Tables 2-5) and the scheduler's selection (notebooks 05, 06)
+export { TABLE_METRICS, variantGroup, variantTable, paperCells, formatMean, switchEpochsText, pairedComparisonTable, type Variant, type VariantTableOptions, type PairedComparisonOptions } from "./report/sgdl-tables";
+export { selectedNoisyShareFigure, selectedNoisyShareSeries, meanSelectedNoisyShare, memorizedNoisyShare, type SchedulerRun } from "./report/scheduler-figures";

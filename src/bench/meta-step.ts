@@ -8,6 +8,12 @@
  * one (paper 3.3.4). Memorized batches are drawn from a second shuffle of the
  * training examples (same size and kind as M's batches). Steps alternate
  * plain / meta / frozen so drift hits all alike. Not a test.
+ * For a model with linear rows (LightGCN's operator path) the meta step takes
+ * the closed form of methods/sgdl/linear-meta.ts ("auto"); the record then
+ * also times the general path, the one-off P P^T, and a whole Phase II step
+ * as phase2.ts runs it with the paper's options (scheduler inputs from the
+ * training batch, one cosine, lstm draw, meta step with the selection and the
+ * actual update, the scheduler's step), on each path.
  *   node --import tsx src/bench/meta-step.ts [--backend wasm|cpu] [--dataset NAME] [--models lightgcn,neumf] [--reps N] [--batch B]
  * Default dataset: ml-100k-sgdl when present under SGDL_DATA_DIR, else synthetic.
  */
@@ -16,8 +22,14 @@ import { initBackend } from "../backend";
 import { availableDatasets, loadDataset } from "../data/registry";
 import { NegativeSampler } from "../data/sampler";
 import { PAPER_LR } from "../experiments/presets";
-import { metaGradient, metaStep, resolveMetaOptions } from "../methods/sgdl/meta-step";
-import { createWeighting } from "../methods/sgdl/weighting";
+import * as tf from "@tensorflow/tfjs";
+import { operatorGram } from "../methods/sgdl/linear-meta";
+import { metaGradient, metaStep, resolveMetaOptions, type MetaStepInputs } from "../methods/sgdl/meta-step";
+import { createScheduler } from "../methods/sgdl/scheduler";
+import { schedulerInputs } from "../methods/sgdl/scheduler-inputs";
+import { createWeighting, psiTensors, weights, type WeightingNet } from "../methods/sgdl/weighting";
+import type { Batch, ForwardMode, Model } from "../models/model";
+import type { ParamStore } from "../models/ops/embedding-table";
 import { createModel, isModelName, MODEL_NAMES } from "../models/registry";
 import { Adam } from "../training/adam";
 import { cutBatches, epochExamples, shuffleExamples } from "../training/batches";
@@ -55,6 +67,42 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
+/** The parts of one Phase II step (ms). */
+interface Phase2Times {
+  inputs: number;
+  draw: number;
+  meta: number;
+  schedulerStep: number;
+}
+
+/** One Phase II step as phase2.ts (paper options: cosines from B_t, "all", lstm, learned psi), timed by part. */
+function phase2Step(
+  env: { model: Model; params: ParamStore; optimizer: Adam; net: WeightingNet; metaOptimizer: Adam; mode: ForwardMode; lr: number },
+  scheduler: ReturnType<typeof createScheduler>,
+  rng: Rng,
+  train: Batch,
+  memorized: Batch,
+  ids: Int32Array,
+  path: "auto" | "general",
+): Phase2Times {
+  const t0 = performance.now();
+  const inp = schedulerInputs(env.model, env.params, train, memorized, (l) => weights(psiTensors(env.net.params), l), env.lr, "all", () => env.mode, path);
+  const t1 = performance.now();
+  const b = memorized.users.length;
+  const features = tf.tensor2d(inp.features, [b, inp.columns]);
+  const draw = scheduler.draw(features, { draws: b, tau: 0.05, rng, ids });
+  features.dispose();
+  const t2 = performance.now();
+  const mi: MetaStepInputs = { ...env, train, memorized, selection: draw.selection, path };
+  const res = metaStep(mi, { eta1: env.lr, metaLr: env.lr });
+  const t3 = performance.now();
+  if (res.selectionGrad !== null) scheduler.trainFromSelectionGrad(draw, res.selectionGrad);
+  scheduler.advance();
+  draw.selection.dispose();
+  const t4 = performance.now();
+  return { inputs: t1 - t0, draw: t2 - t1, meta: t3 - t2, schedulerStep: t4 - t3 };
+}
+
 /** Times plain, meta and frozen steps per model; one record per model. */
 export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<MetaBenchRecord[]> {
   const backend = (await initBackend(opts.backend ?? "wasm")).name;
@@ -76,8 +124,15 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
     const examples = epochExamples(model.loss, ds.train, sampler);
     const batches = cutBatches(shuffleExamples(examples, rng.fork()), batchSize).filter((b) => b.users.length === batchSize);
     const memorized = cutBatches(shuffleExamples(examples, rng.fork()), batchSize).filter((b) => b.users.length === batchSize);
-    const times = { plain: [] as number[], meta: [] as number[], metaGrad: [] as number[], frozen: [] as number[] };
+    const times = { plain: [] as number[], meta: [] as number[], metaGrad: [] as number[], frozen: [] as number[], metaGeneral: [] as number[] };
     const gradOptions = resolveMetaOptions({}, lr);
+    const linear = model.linearRows !== undefined;
+    let gramMs = 0;
+    if (model.linearRows !== undefined) {
+      const g0 = performance.now();
+      operatorGram(model.linearRows); // one-off, cached for the run
+      gramMs = performance.now() - g0;
+    }
     for (let s = 0; s < reps + 3; s++) {
       const b = batches[s % batches.length];
       const m = memorized[s % memorized.length];
@@ -90,11 +145,41 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       const t3 = performance.now();
       metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode }, { weighting: "frozen" });
       const t4 = performance.now();
+      if (linear) metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode, path: "general" });
+      const t5 = performance.now();
       if (s < 3) continue; // warm-up
       times.plain.push(t1 - t0);
       times.meta.push(t2 - t1);
       times.metaGrad.push(t3 - t2);
       times.frozen.push(t4 - t3);
+      if (linear) times.metaGeneral.push(t5 - t4);
+    }
+    // whole Phase II steps (linear models: the fast and the general path), against plain steps in between
+    const phase2: Partial<Record<"auto" | "general", Phase2Times>> = {};
+    let plain2 = 0;
+    if (linear) {
+      const env = { model, params, optimizer, net, metaOptimizer, mode, lr };
+      const plainTimes: number[] = [];
+      for (const path of ["auto", "general"] as const) {
+        const scheduler = createScheduler({ kind: "lstm", features: 2, lr: 1e-3 }, rng.fork());
+        const drawRng = rng.fork();
+        const parts: Phase2Times[] = [];
+        for (let s = 0; s < reps + 3; s++) {
+          const b = batches[s % batches.length];
+          const t0 = performance.now();
+          gradientStep(model, params, optimizer, b, mode);
+          const t1 = performance.now();
+          const k = s % memorized.length; // memorized-sample ids: positions in M's shuffle
+          const ids = Int32Array.from({ length: batchSize }, (_, j) => k * batchSize + j);
+          const p = phase2Step(env, scheduler, drawRng, b, memorized[k], ids, path);
+          if (s < 3) continue;
+          plainTimes.push(t1 - t0);
+          parts.push(p);
+        }
+        const med = (k: keyof Phase2Times): number => round(median(parts.map((x) => x[k])));
+        phase2[path] = { inputs: med("inputs"), draw: med("draw"), meta: med("meta"), schedulerStep: med("schedulerStep") };
+      }
+      plain2 = median(plainTimes);
     }
     const plainMs = median(times.plain);
     const metaMs = median(times.meta);
@@ -117,6 +202,27 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       plainEpochS: round((plainMs * steps) / 1000, 1),
       metaEpochS: round((metaMs * steps) / 1000, 1),
     };
+    if (linear) {
+      const nodes = model.linearRows?.nodes ?? 0;
+      rec.metaPath = "linear (closed form)";
+      rec.metaGeneralMs = round(median(times.metaGeneral));
+      rec.gramMs = round(gramMs, 0);
+      rec.gramMB = round((4 * nodes * nodes) / 1e6, 1);
+      rec.phase2PlainMs = round(plain2);
+      for (const path of ["auto", "general"] as const) {
+        const p = phase2[path];
+        if (p === undefined) continue;
+        const total = p.inputs + p.draw + p.meta + p.schedulerStep;
+        const tag = path === "auto" ? "Fast" : "General";
+        rec[`phase2${tag}InputsMs`] = p.inputs;
+        rec[`phase2${tag}DrawMs`] = p.draw;
+        rec[`phase2${tag}MetaMs`] = p.meta;
+        rec[`phase2${tag}SchedulerStepMs`] = p.schedulerStep;
+        rec[`phase2${tag}Ms`] = round(total);
+        rec[`phase2${tag}Ratio`] = round(total / plain2);
+        rec[`phase2${tag}EpochS`] = round((total * steps) / 1000, 1);
+      }
+    }
     out.push(rec);
     (opts.emit ?? ((r) => console.log(JSON.stringify(r))))(rec);
   }

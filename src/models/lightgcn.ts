@@ -103,6 +103,9 @@ export function createLightGCN(ctx: ModelContext, cfg: Partial<LightGCNConfig>, 
       return dotProductLosses(finalRows(leaves, batch), batch);
     },
     perSampleRows: dotProductRowsSource(finalRows),
+    // the operator path's fact: final rows = P[batchNodes] E0, E0 = [userEmb; itemEmb]
+    linearRows:
+      p !== undefined ? { operator: p, nodes, tables: ["userEmb", "itemEmb"], rows: (batch: Batch) => batchNodes(batch, nUsers, nItems) } : undefined,
     scorer(at: ParamStore): BlockScorer {
       const e0 = new Float32Array(nodes * c.dim);
       e0.set(at.get("userEmb").data, 0);

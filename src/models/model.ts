@@ -52,6 +52,25 @@ export interface ModelContext {
 /** Ranking scores for a block of users over all items, row-major [users.length x nItems]; dispose frees what it holds. */
 export type BlockScorer = ((users: Int32Array) => Float32Array) & { dispose?(): void };
 
+/**
+ * A model fact of a linear graph model (LightGCN on its dense-operator path):
+ * the batch's final rows are P[rows(batch)] E0 for a constant dense operator P
+ * [nodes x nodes], with E0 the row-wise stack of the whole-table parameters
+ * `tables` (in order), and losses(leaves, batch) = dotProductLosses(those
+ * final rows, batch) (losses.ts), in any forward mode (no dropout). It lets a
+ * method do exact small dense algebra on final rows instead of differentiating
+ * through the tables.
+ */
+export interface LinearRows {
+  /** P, row-major [nodes x nodes]; constant (never written to). */
+  readonly operator: Float32Array;
+  readonly nodes: number;
+  /** The table parameters stacked into E0 [nodes x dim], e.g. ["userEmb", "itemEmb"]. */
+  readonly tables: readonly string[];
+  /** The node of each final row the batch's losses read, in dotProductLosses' order. */
+  rows(batch: Batch): Int32Array;
+}
+
 export interface Model {
   readonly name: ModelName;
   readonly loss: LossKind;
@@ -65,6 +84,8 @@ export interface Model {
   describe(): Record<string, string | number | boolean>;
   /** Optional (graph models): the batch's per-position final rows, for SGDL's per-sample gradient cosines (per-sample-rows.ts). */
   perSampleRows?: PerSampleSource;
+  /** Optional (linear graph models): final rows = P[rows] E0 for a constant dense P (see LinearRows). */
+  linearRows?: LinearRows;
 }
 
 /** A model with freshly initialised parameters. */

@@ -240,3 +240,63 @@ export function dotScores(userEmb: Float32Array, itemsT: Float32Array, d: number
   scores.dispose();
   return out;
 }
+
+/** A set of node rows: their ids ascending, and each node's position in them (-1 for a node outside). */
+export interface RowSet {
+  ids: Int32Array;
+  pos: Int32Array;
+}
+
+/**
+ * The receptive field of K graph layers: the rows R_k of layer k that the
+ * final rows of `nodes` depend on, R_K = the distinct nodes, R_k = R_{k+1} ∪
+ * neighbours(R_{k+1}) (layer k + 1 at a node reads layer k at the node and its
+ * neighbours). Returned as R_0..R_K; null stands for all nodes: once some R_k
+ * holds more than maxShare of the nodes, it and every lower R_j are taken whole.
+ */
+export function receptiveField(adj: Csr, nodes: Int32Array, layers: number, maxShare: number): Array<RowSet | null> {
+  const n = adj.rows;
+  const mark = new Uint8Array(n);
+  let count = 0;
+  for (const v of nodes) {
+    if (!(v >= 0 && v < n)) throw new Error(`receptiveField: node ${v} outside [0, ${n})`);
+    if (mark[v] === 0) {
+      mark[v] = 1;
+      count++;
+    }
+  }
+  const out: Array<RowSet | null> = new Array<RowSet | null>(layers + 1).fill(null);
+  for (let k = layers; k >= 0 && count <= maxShare * n; k--) {
+    const ids = new Int32Array(count);
+    const pos = new Int32Array(n).fill(-1);
+    let m = 0;
+    for (let v = 0; v < n; v++) {
+      if (mark[v] === 1) {
+        pos[v] = m;
+        ids[m++] = v;
+      }
+    }
+    out[k] = { ids, pos };
+    if (k === 0) break;
+    const limit = maxShare * n;
+    expand: for (const r of ids) {
+      for (let q = adj.indptr[r]; q < adj.indptr[r + 1]; q++) {
+        if (mark[adj.indices[q]] === 0) {
+          mark[adj.indices[q]] = 1;
+          if (++count > limit) break expand; // R_{k-1} and below are whole
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The positions of `nodes` in a row set (null: all nodes, positions = ids); throws for a node outside it. */
+export function positionsOf(nodes: Int32Array, set: RowSet | null): Int32Array {
+  if (set === null) return nodes;
+  return nodes.map((v) => {
+    const p = set.pos[v];
+    if (!(p >= 0)) throw new Error(`positionsOf: node ${v} is not in the row set`);
+    return p;
+  });
+}

@@ -7,6 +7,7 @@
  */
 import type { ResultRecord } from "../experiments/record";
 import { readPhase1Facts } from "../methods/sgdl/phase1";
+import { PHASE_SELF_GUIDED } from "../methods/sgdl/sgdl";
 import type { EpochLog } from "../training/events";
 import { lineChart, type Annotation, type BarTrace, type PlotlyFigure, type ScatterTrace, type VLine } from "./figure";
 
@@ -53,8 +54,9 @@ function pointLine(r: ResultRecord): VLine[] {
   return tm === null ? [] : [{ x: tm, label: `t_m = ${tm} (${definitionsOf(r)} definitions)`, dash: "dot" }];
 }
 
-/** Figure 1 (one panel): memory rate of clean and noisy interactions per epoch, t_m dotted, the two periods named; `more` adds labelled lines (e.g. t_m under other options). */
+/** Figure 1 (one panel): memory rate of clean and noisy interactions per epoch, t_m dotted (named the switch when the run went on to Phase II), the two periods named; `more` adds labelled lines (e.g. t_m under other options). */
 export function memoryRateFigure(r: ResultRecord, title?: string, more: VLine[] = []): PlotlyFigure {
+  const selfGuided = r.epochs.some((e) => e.phase === PHASE_SELF_GUIDED);
   const clean = series(r.epochs, "memRateClean");
   const noisy = series(r.epochs, "memRateNoisy");
   const fig = lineChart({
@@ -66,7 +68,7 @@ export function memoryRateFigure(r: ResultRecord, title?: string, more: VLine[] 
       { name: "clean interactions", x: clean.x, y: clean.y },
       { name: "noisy interactions", x: noisy.x, y: noisy.y, dash: "dash" },
     ],
-    vlines: [...pointLine(r), ...more],
+    vlines: [...pointLine(r).map((v) => (selfGuided ? { ...v, label: `switch to Phase II at ${v.label}` } : v)), ...more],
   });
   const tm = memorizationPointOf(r);
   const last = clean.x.length > 0 ? clean.x[clean.x.length - 1] : 0;

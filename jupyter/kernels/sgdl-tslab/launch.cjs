@@ -78,5 +78,23 @@ cached.loaded = true;
 cached.exports = patchedTs;
 require.cache[tsPath] = cached;
 
+// zeromq 6 refuses a second send on a socket while one is pending ("Socket is busy writing",
+// EBUSY), and tslab sends without awaiting (bursts of progress output crashed the kernel):
+// queue each socket's sends so they go out one after another, in order.
+const zmq = require(require.resolve("zeromq", { paths: [tslabDir] }));
+for (const Cls of [zmq.Publisher, zmq.Router]) {
+  const send = Cls.prototype.send;
+  const queues = new WeakMap();
+  Object.defineProperty(Cls.prototype, "send", {
+    configurable: true,
+    writable: true,
+    value: function (msg) {
+      const next = (queues.get(this) || Promise.resolve()).then(() => send.call(this, msg));
+      queues.set(this, next.catch(() => undefined));
+      return next;
+    },
+  });
+}
+
 process.chdir(root);
 require(main).startKernel({ configPath: path.resolve(configPath), enableFindLocal: false, jsKernel: false });

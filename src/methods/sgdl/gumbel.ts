@@ -49,7 +49,7 @@ export function straightThrough(ySoft: tf.Tensor2D, hard: tf.Tensor2D): tf.Tenso
     throw new Error(`straightThrough: soft [${ySoft.shape.join(", ")}] and hard [${hard.shape.join(", ")}] differ in shape`);
   }
   const f = tf.customGrad((..._inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({ value: tf.clone(hard), gradFunc: (dy: tf.Tensor) => dy }));
-  return f(ySoft);
+  return f(ySoft) as tf.Tensor2D; // the cast: tslab compiles without strict, where customGrad's result is a plain Tensor
 }
 
 /**

@@ -21,7 +21,11 @@ import { selectionOperator } from "../../models/propagation";
 import type { Adam, ParamGradient } from "../../training/adam";
 import { exampleCount } from "../../training/batches";
 import { gradientStep, makeLeaves, type Objective, type StepResult } from "../../training/step";
+import { linearMetaGradient, linearRowsFor } from "./linear-meta";
+import { selectedMean } from "./selected-mean";
 import { detached, weights, type PsiTensors, type WeightingNet } from "./weighting";
+
+export { selectedMean } from "./selected-mean";
 
 /** The options of a meta step. */
 export interface MetaStepOptions {
@@ -65,6 +69,12 @@ export interface MetaStepInputs {
    * not the code's embedding-level <d l / d e_r, e_m> (sgdl-reference 5.3 B4).
    */
   selection?: tf.Tensor;
+  /**
+   * How the meta-gradient is computed, same numbers either way: "auto" (default) the exact closed form of
+   * linear-meta.ts when the model has linearRows (LightGCN's operator path) and the batches are BPR, else
+   * the general nested-gradient path below; "general" always the latter (tests, benchmarks).
+   */
+  path?: "auto" | "general";
   /** The actual update (Eq. 9); default gradientStep with `optimizer` and `mode`. The SGDL method passes ctx.plainStep. */
   actualStep?: (batch: Batch, objective: Objective) => StepResult;
 }
@@ -195,15 +205,6 @@ export function assumedLeaves(
   return byKey(targetSpecs, hat);
 }
 
-/** The meta loss of per-sample losses L [B] under a selection: none (mean), a vector s ((1/B) sum s L) or a matrix S (mean(S L)). */
-export function selectedMean(losses: tf.Tensor1D, selection?: tf.Tensor): tf.Scalar {
-  const n = losses.shape[0];
-  if (selection === undefined) return tf.mean(losses) as tf.Scalar;
-  if (selection.rank === 1 && selection.shape[0] === n) return tf.div(tf.sum(tf.mul(selection, losses)), n) as tf.Scalar;
-  if (selection.rank === 2 && selection.shape[1] === n) return tf.mean(tf.matMul(selection as tf.Tensor2D, tf.reshape(losses, [n, 1]) as tf.Tensor2D)) as tf.Scalar;
-  throw new Error(`meta step: selection must be [${n}] or [R x ${n}] for a memorized batch of ${n}, got [${selection.shape.join(", ")}]`);
-}
-
 /** l_meta = selectedMean(L(theta_hat)) on the memorized batch, theta_hat from assumedLeaves (Eq. 7-8); a scalar tensor. */
 export function metaObjective(
   model: Model,
@@ -256,6 +257,8 @@ export interface MetaGradient {
 export function metaGradient(inp: MetaLossInputs, o: Required<MetaStepOptions>): MetaGradient {
   const learned = o.weighting === "learned";
   const source = o.assumedFrom === "train" ? inp.train : inp.memorized;
+  if (inp.path !== undefined && inp.path !== "auto" && inp.path !== "general") throw new Error(`meta step: path must be "auto" or "general", got ${JSON.stringify(inp.path)}`);
+  if (inp.path !== "general" && linearRowsFor(inp.model, [source, inp.memorized]) !== null) return linearMetaGradient(inp, o); // same numbers, closed form
   const psi = psiOf(inp.net);
   const f = (): tf.Scalar =>
     metaObjective(inp.model, inp.params, source, inp.memorized, (l) => weights(psi.byName, l), o.eta1, inp.mode, inp.selection);

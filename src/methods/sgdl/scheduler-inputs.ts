@@ -6,12 +6,15 @@
  * pairing) or on the memorized batch itself (the code's theta~). The cosines
  * come from one backward pass per point (cosine-features.ts says which
  * parameters they cover); no gradient flows back into these features.
+ * Linear graph models (Model.linearRows) on BPR batches take the exact closed
+ * form of linear-meta.ts instead (path "auto"; "general" forces the passes).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, ForwardMode, Model } from "../../models/model";
 import type { ParamStore } from "../../models/ops/embedding-table";
 import { makeLeaves } from "../../training/step";
 import { perSampleGradientCosines, perSampleSource, schedulerFeatures } from "./cosine-features";
+import { linearRowsFor, linearSchedulerInputs } from "./linear-meta";
 import { assumedLeaves, type WeightsOf } from "./meta-step";
 
 /** The feature matrix [B x columns] row-major: [L_m(theta), cosine(s)...] per memorized sample. */
@@ -22,7 +25,7 @@ export type SchedulerInputs = {
   losses: Float32Array;
 };
 
-/** Loss and gradient cosine(s) of every memorized sample between theta and theta_hat (from `source`); `mode` gives a fresh forward mode per pass. */
+/** Loss and gradient cosine(s) of every memorized sample between theta and theta_hat (from `source`); `mode` gives a fresh forward mode per pass; `path` as MetaStepInputs.path. */
 export function schedulerInputs(
   model: Model,
   params: ParamStore,
@@ -32,7 +35,9 @@ export function schedulerInputs(
   eta1: number,
   cosine: "all" | "group",
   mode: () => ForwardMode,
+  path: "auto" | "general" = "auto",
 ): SchedulerInputs {
+  if (path !== "general" && linearRowsFor(model, [source, memorized]) !== null) return linearSchedulerInputs(model, params, source, memorized, weightsOf, eta1, cosine);
   return tf.tidy(() => {
     const specs = model.leaves(memorized);
     const { tensors } = makeLeaves(params, specs);

@@ -1,11 +1,13 @@
 /**
  * Sparse-dense matrix product Y = A X as a TF.js op. tfjs has no sparse matmul:
- * the forward pass reads X out of tf and multiplies in JS; the gradient
+ * the forward pass reads X out of tf and multiplies outside it (spmmArrays:
+ * a WebAssembly SIMD kernel, or JS loops); the gradient
  * dX = A^T dY calls the same op on the precomputed transpose, so the op can be
  * differentiated again (the exact meta-gradient of Eq. 8 nests tf.grad in tf.grad).
  */
 import * as tf from "@tensorflow/tfjs";
 import { transpose, type Csr } from "./csr";
+import { spmmWasm } from "./spmm-wasm";
 
 /** A constant sparse matrix paired with its transpose (operator.transposed.transposed === operator). */
 export class SparseOperator {
@@ -65,13 +67,28 @@ export function spmm(op: SparseOperator, x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Y = A X on typed arrays, X and Y row-major with d columns. When d % 8 == 0 each
- * row is computed in blocks of 8 columns held in 8 accumulators (2-3x faster than
- * the plain loop); sums are accumulated in float64 and stored as float32.
+ * Y = A X on typed arrays, X and Y row-major with d columns; sums are
+ * accumulated in float64 over a row's entries in order and stored as float32.
+ * When d % 4 == 0 a WebAssembly SIMD kernel does it (spmm-wasm.ts, same bits,
+ * about 4x faster); else, or without WebAssembly SIMD, the JS loops below.
  */
 export function spmmArrays(a: Csr, x: Float32Array, d: number, out: Float32Array = new Float32Array(a.rows * d)): Float32Array {
+  checkSizes(a, x, d, out);
+  if (spmmWasm(a, x, d, out)) return out;
+  return spmmArraysJs(a, x, d, out);
+}
+
+function checkSizes(a: Csr, x: Float32Array, d: number, out: Float32Array): void {
   if (x.length !== a.cols * d) throw new Error(`spmmArrays: X has ${x.length} values, expected ${a.cols} x ${d}`);
   if (out.length !== a.rows * d) throw new Error(`spmmArrays: Y has ${out.length} values, expected ${a.rows} x ${d}`);
+}
+
+/**
+ * spmmArrays in JS. When d % 8 == 0 each row is computed in blocks of 8 columns
+ * held in 8 accumulators (2-3x faster than the plain loop; 16 accumulators,
+ * or a Float64Array row accumulator, measured slower).
+ */
+export function spmmArraysJs(a: Csr, x: Float32Array, d: number, out: Float32Array = new Float32Array(a.rows * d)): Float32Array {
   const { indptr, indices, values } = a;
   if (d % 8 === 0) {
     for (let r = 0; r < a.rows; r++) {
