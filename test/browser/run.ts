@@ -30,7 +30,7 @@ interface Case {
 
 const CASES: Case[] = [
   { notebook: "notebooks/01-data-and-noise.ipynb", expect: [{ text: "Table 1" }] },
-  { notebook: "notebooks/06-performance-comparison.ipynb", expect: [{ text: "Table 2 (Normal rows)" }, { selector: ".js-plotly-plot" }] },
+  { notebook: "notebooks/06-performance-comparison.ipynb", expect: [{ text: "Table 2 (Normal and SGDL rows)" }, { selector: ".js-plotly-plot" }] },
   {
     notebook: "test/fixtures/notebooks/smoke.ipynb",
     expect: [{ text: "SGDL-SMOKE-OK" }, { selector: ".jp-OutputArea-output table" }, { selector: ".js-plotly-plot" }],

@@ -89,7 +89,8 @@ for (const Cls of [zmq.Publisher, zmq.Router]) {
     configurable: true,
     writable: true,
     value: function (msg) {
-      const next = (queues.get(this) || Promise.resolve()).then(() => send.call(this, msg));
+      // a send still queued when the kernel shuts its sockets is dropped, not thrown (EBADF at exit)
+      const next = (queues.get(this) || Promise.resolve()).then(() => (this.closed ? undefined : send.call(this, msg)));
       queues.set(this, next.catch(() => undefined));
       return next;
     },
