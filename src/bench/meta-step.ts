@@ -9,12 +9,14 @@
  * training examples (same size and kind as M's batches). Steps alternate
  * plain / meta / frozen so drift hits all alike. Not a test.
  * For a model with linear rows (LightGCN's operator path) the meta step takes
- * the closed form of methods/sgdl/linear-meta.ts ("auto"); the record then
- * also times the general path, the one-off P P^T, and a whole Phase II step
- * as phase2.ts runs it with the paper's options (scheduler inputs from the
+ * the closed form of methods/sgdl/linear-meta.ts ("auto"), for one with
+ * per-sample gradient factors (NeuMF) that of methods/sgdl/factored-meta.ts;
+ * the record then also times the general path (and for linear rows the
+ * one-off P P^T). Every model's record times a whole Phase II step as
+ * phase2.ts runs it with the paper's options (scheduler inputs from the
  * training batch, one cosine, lstm draw, meta step with the selection and the
  * actual update, the scheduler's step), on each path.
- *   node --import tsx src/bench/meta-step.ts [--backend wasm|cpu] [--dataset NAME] [--models lightgcn,neumf] [--reps N] [--batch B]
+ *   node --import tsx src/bench/meta-step.ts [--backend wasm|cpu] [--dataset NAME] [--models lightgcn,neumf] [--reps N] [--batch B] [--clock wall|cpu]
  * Default dataset: ml-100k-sgdl when present under SGDL_DATA_DIR, else synthetic.
  */
 import { parseArgs } from "node:util";
@@ -54,7 +56,18 @@ export interface MetaBenchOptions {
   reps?: number;
   /** Default 128 (the paper's MovieLens batch). */
   batch?: number;
+  /** "wall" (default) or "cpu": this process's CPU time, steadier when other jobs share the cores. */
+  clock?: "wall" | "cpu";
   emit?: (r: MetaBenchRecord) => void;
+}
+
+/** The bench's clock in ms: wall time (default) or this process's CPU time (user + system; steadier on a loaded machine). */
+let now = (): number => performance.now();
+
+/** CPU time of this process in ms. */
+function cpuNow(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
 }
 
 function median(xs: number[]): number {
@@ -67,11 +80,12 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-/** The parts of one Phase II step (ms). */
+/** The parts of one Phase II step (ms); actualUpdate is the part of meta spent in the actual update (Eq. 9, a plain gradient step). */
 interface Phase2Times {
   inputs: number;
   draw: number;
   meta: number;
+  actualUpdate: number;
   schedulerStep: number;
 }
 
@@ -85,27 +99,37 @@ function phase2Step(
   ids: Int32Array,
   path: "auto" | "general",
 ): Phase2Times {
-  const t0 = performance.now();
+  const t0 = now();
   const inp = schedulerInputs(env.model, env.params, train, memorized, (l) => weights(psiTensors(env.net.params), l), env.lr, "all", () => env.mode, path);
-  const t1 = performance.now();
+  const t1 = now();
   const b = memorized.users.length;
   const features = tf.tensor2d(inp.features, [b, inp.columns]);
   const draw = scheduler.draw(features, { draws: b, tau: 0.05, rng, ids });
   features.dispose();
-  const t2 = performance.now();
-  const mi: MetaStepInputs = { ...env, train, memorized, selection: draw.selection, path };
+  const t2 = now();
+  let actualUpdate = 0;
+  const actualStep: MetaStepInputs["actualStep"] = (batch, objective) => {
+    const a0 = now();
+    const r = gradientStep(env.model, env.params, env.optimizer, batch, env.mode, objective);
+    actualUpdate = now() - a0;
+    return r;
+  };
+  const mi: MetaStepInputs = { ...env, train, memorized, selection: draw.selection, path, actualStep };
   const res = metaStep(mi, { eta1: env.lr, metaLr: env.lr });
-  const t3 = performance.now();
+  const t3 = now();
   if (res.selectionGrad !== null) scheduler.trainFromSelectionGrad(draw, res.selectionGrad);
   scheduler.advance();
   draw.selection.dispose();
-  const t4 = performance.now();
-  return { inputs: t1 - t0, draw: t2 - t1, meta: t3 - t2, schedulerStep: t4 - t3 };
+  const t4 = now();
+  return { inputs: t1 - t0, draw: t2 - t1, meta: t3 - t2, actualUpdate, schedulerStep: t4 - t3 };
 }
 
 /** Times plain, meta and frozen steps per model; one record per model. */
 export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<MetaBenchRecord[]> {
   const backend = (await initBackend(opts.backend ?? "wasm")).name;
+  const clock = opts.clock ?? "wall";
+  if (clock !== "wall" && clock !== "cpu") throw new Error(`--clock must be wall or cpu, got '${String(clock)}'`);
+  now = clock === "cpu" ? cpuNow : (): number => performance.now();
   const dataset = opts.dataset ?? (availableDatasets().includes("ml-100k-sgdl") ? "ml-100k-sgdl" : "synthetic");
   const ds = loadDataset(dataset);
   const reps = opts.reps ?? 20;
@@ -127,48 +151,49 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
     const times = { plain: [] as number[], meta: [] as number[], metaGrad: [] as number[], frozen: [] as number[], metaGeneral: [] as number[] };
     const gradOptions = resolveMetaOptions({}, lr);
     const linear = model.linearRows !== undefined;
+    const fast = linear || model.perSampleGradients !== undefined; // a fast path to compare with the general one
     let gramMs = 0;
     if (model.linearRows !== undefined) {
-      const g0 = performance.now();
+      const g0 = now();
       operatorGram(model.linearRows); // one-off, cached for the run
-      gramMs = performance.now() - g0;
+      gramMs = now() - g0;
     }
     for (let s = 0; s < reps + 3; s++) {
       const b = batches[s % batches.length];
       const m = memorized[s % memorized.length];
-      const t0 = performance.now();
+      const t0 = now();
       gradientStep(model, params, optimizer, b, mode);
-      const t1 = performance.now();
+      const t1 = now();
       metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode });
-      const t2 = performance.now();
+      const t2 = now();
       metaGradient({ model, params, net, train: b, memorized: m, mode }, gradOptions);
-      const t3 = performance.now();
+      const t3 = now();
       metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode }, { weighting: "frozen" });
-      const t4 = performance.now();
-      if (linear) metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode, path: "general" });
-      const t5 = performance.now();
+      const t4 = now();
+      if (fast) metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode, path: "general" });
+      const t5 = now();
       if (s < 3) continue; // warm-up
       times.plain.push(t1 - t0);
       times.meta.push(t2 - t1);
       times.metaGrad.push(t3 - t2);
       times.frozen.push(t4 - t3);
-      if (linear) times.metaGeneral.push(t5 - t4);
+      if (fast) times.metaGeneral.push(t5 - t4);
     }
-    // whole Phase II steps (linear models: the fast and the general path), against plain steps in between
+    // whole Phase II steps (the model's fast path, and for models with one also the general path), against plain steps in between
     const phase2: Partial<Record<"auto" | "general", Phase2Times>> = {};
     let plain2 = 0;
-    if (linear) {
+    {
       const env = { model, params, optimizer, net, metaOptimizer, mode, lr };
       const plainTimes: number[] = [];
-      for (const path of ["auto", "general"] as const) {
+      for (const path of fast ? (["auto", "general"] as const) : (["auto"] as const)) {
         const scheduler = createScheduler({ kind: "lstm", features: 2, lr: 1e-3 }, rng.fork());
         const drawRng = rng.fork();
         const parts: Phase2Times[] = [];
         for (let s = 0; s < reps + 3; s++) {
           const b = batches[s % batches.length];
-          const t0 = performance.now();
+          const t0 = now();
           gradientStep(model, params, optimizer, b, mode);
-          const t1 = performance.now();
+          const t1 = now();
           const k = s % memorized.length; // memorized-sample ids: positions in M's shuffle
           const ids = Int32Array.from({ length: batchSize }, (_, j) => k * batchSize + j);
           const p = phase2Step(env, scheduler, drawRng, b, memorized[k], ids, path);
@@ -177,7 +202,7 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
           parts.push(p);
         }
         const med = (k: keyof Phase2Times): number => round(median(parts.map((x) => x[k])));
-        phase2[path] = { inputs: med("inputs"), draw: med("draw"), meta: med("meta"), schedulerStep: med("schedulerStep") };
+        phase2[path] = { inputs: med("inputs"), draw: med("draw"), meta: med("meta"), actualUpdate: med("actualUpdate"), schedulerStep: med("schedulerStep") };
       }
       plain2 = median(plainTimes);
     }
@@ -189,6 +214,7 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       model: name,
       backend,
       dataset,
+      clock,
       path: String(model.describe().propagation ?? "-"),
       batch: batchSize,
       reps,
@@ -202,13 +228,17 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       plainEpochS: round((plainMs * steps) / 1000, 1),
       metaEpochS: round((metaMs * steps) / 1000, 1),
     };
+    if (fast) {
+      rec.metaPath = linear ? "linear (closed form)" : "factored (per-sample gradients)";
+      rec.metaGeneralMs = round(median(times.metaGeneral));
+    }
     if (linear) {
       const nodes = model.linearRows?.nodes ?? 0;
-      rec.metaPath = "linear (closed form)";
-      rec.metaGeneralMs = round(median(times.metaGeneral));
       rec.gramMs = round(gramMs, 0);
       rec.gramMB = round((4 * nodes * nodes) / 1e6, 1);
-      rec.phase2PlainMs = round(plain2);
+    }
+    rec.phase2PlainMs = round(plain2);
+    {
       for (const path of ["auto", "general"] as const) {
         const p = phase2[path];
         if (p === undefined) continue;
@@ -217,6 +247,7 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
         rec[`phase2${tag}InputsMs`] = p.inputs;
         rec[`phase2${tag}DrawMs`] = p.draw;
         rec[`phase2${tag}MetaMs`] = p.meta;
+        rec[`phase2${tag}ActualUpdateMs`] = p.actualUpdate;
         rec[`phase2${tag}SchedulerStepMs`] = p.schedulerStep;
         rec[`phase2${tag}Ms`] = round(total);
         rec[`phase2${tag}Ratio`] = round(total / plain2);
@@ -229,6 +260,10 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
   return out;
 }
 
+function badClock(v: string): never {
+  throw new Error(`--clock must be wall or cpu, got '${v}'`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -237,6 +272,7 @@ async function main(): Promise<void> {
       models: { type: "string" },
       reps: { type: "string" },
       batch: { type: "string" },
+      clock: { type: "string" },
     },
     strict: true,
   });
@@ -246,6 +282,7 @@ async function main(): Promise<void> {
     models: values.models?.split(","),
     reps: values.reps === undefined ? undefined : Number(values.reps),
     batch: values.batch === undefined ? undefined : Number(values.batch),
+    clock: values.clock === undefined ? undefined : values.clock === "cpu" ? "cpu" : values.clock === "wall" ? "wall" : badClock(values.clock),
   });
 }
 

@@ -23,8 +23,8 @@ export const TRAIN_USAGE = `usage: sgdl train --dataset NAME --model neumf|cdae|
   Trains one model with one method and writes a result record under --results (default results/).
   --dataset defaults to ml-100k-sgdl when its files are present, else synthetic; --seed to 2020.
   A record with the same inputs (config, data fingerprint, seed, backend) is reused unless --no-reuse.
-  An interrupted run resumes from its checkpoint (.cache/checkpoints/, written after each validation;
-  method normal) with the same result; --no-resume deletes the checkpoint and starts over.
+  An interrupted run resumes from its checkpoint (.cache/checkpoints/, written after each validation,
+  and by sgdl after every epoch) with the same result; --no-resume deletes the checkpoint and starts over.
   --preset paper (default): the paper's settings; quick: a few epochs for a first look.
   --json prints one JSON object {record, test} on stdout; progress goes to stderr.
   sgdl options (methodOptions; defaults = the paper): --sgdl-options code sets the official code

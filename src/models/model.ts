@@ -11,6 +11,7 @@ import type * as tf from "@tensorflow/tfjs";
 import type { Interactions } from "../data/interactions";
 import type { Rng } from "../util/rng";
 import type { ParamStore } from "./ops/embedding-table";
+import type { PerSampleGradientSource } from "./per-sample-gradients";
 import type { PerSampleSource } from "./per-sample-rows";
 
 export type ModelName = "neumf" | "cdae" | "ngcf" | "lightgcn" | "mf";
@@ -86,6 +87,8 @@ export interface Model {
   perSampleRows?: PerSampleSource;
   /** Optional (linear graph models): final rows = P[rows] E0 for a constant dense P (see LinearRows). */
   linearRows?: LinearRows;
+  /** Optional: every sample's gradient w.r.t. every leaf from one batched pass, in factored form (per-sample-gradients.ts). */
+  perSampleGradients?: PerSampleGradientSource;
 }
 
 /** A model with freshly initialised parameters. */

@@ -12,7 +12,9 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../util/rng";
 import { bceLoss } from "./losses";
 import type { Batch, BlockScorer, ForwardMode, LeafSpec, LeafTensors, Model, ModelContext, ModelInstance } from "./model";
+import { neumfPerSampleGradients } from "./neumf-per-sample";
 import { gatherRowsArray, ParamStore, type Param } from "./ops/embedding-table";
+import type { PerSampleGradientSource } from "./per-sample-gradients";
 
 export interface NeuMFConfig {
   /** GMF embedding size and the MLP's output size (paper: 32). */
@@ -88,6 +90,11 @@ export function itemFirstLayer(itemMlp: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Ten
 export class NeuMFModel implements Model {
   readonly name = "neumf";
   readonly loss = "bce";
+  /** Per-sample gradients in factored form from one hand-written pass (neumf-per-sample.ts); null while dropout is drawn. */
+  readonly perSampleGradients: PerSampleGradientSource = {
+    applies: (mode) => !(mode.training && this.config.dropout > 0),
+    gradients: (leaves, batch, mode) => neumfPerSampleGradients({ ...this.config, mlpDim: this.mlpDim }, leaves, batch, mode),
+  };
 
   constructor(
     private readonly ctx: ModelContext,

@@ -2,9 +2,11 @@
  * The checkpoint file of a resumable training run: a JSON header (format
  * version, run key, where the loop stands, the epoch logs so far, early
  * stopping, the best checkpoint's epoch and value, every random stream's
- * state, the optimizer's t, lr and moment layout) and a binary payload of
- * Float32Arrays (current parameters, Adam moments, best-checkpoint
- * parameters), named in the header. On disk:
+ * state, the optimizer's t, lr and moment layout, and the method's own
+ * state as JSON under `methodState`, training/method-state.ts) and a binary
+ * payload of typed arrays (current parameters, Adam moments, best-checkpoint
+ * parameters as float32; the method's arrays under `method/`, each with its
+ * own type), named in the header with their types. On disk:
  *
  *   "SGDLCKPT" | header length H (uint32 LE) | header JSON, utf8, space-padded to a multiple of 4 | payload
  *
@@ -26,9 +28,35 @@ import type { RngState } from "../util/rng";
 import type { EarlyStoppingState } from "./early-stopping";
 import type { EpochLog } from "./events";
 import type { TrainSettings } from "./method";
+import type { JsonValue, StateArray, StateArrayType } from "./method-state";
 
-/** Bumped whenever the layout or the header's meaning changes; older files are refused. */
-export const CHECKPOINT_FORMAT = 1;
+/**
+ * Bumped whenever the layout or the header's meaning changes. Format 2 added
+ * array types and `methodState`; format 1 files (all arrays float32, no
+ * method state: `normal` runs) are still read; others are refused.
+ */
+export const CHECKPOINT_FORMAT = 2;
+
+/** The formats readCheckpoint accepts. */
+const READABLE_FORMATS: readonly number[] = [1, 2];
+
+/** The element types of the payload's arrays. */
+export type ArrayDtype = "float32" | "float64" | "int32" | "uint32" | "int8" | "uint8";
+
+const DTYPES: Record<ArrayDtype, StateArrayType<StateArray> & { readonly BYTES_PER_ELEMENT: number }> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+};
+
+/** The dtype name of a typed array. */
+function dtypeOf(a: StateArray): ArrayDtype {
+  for (const [name, type] of Object.entries(DTYPES)) if (a instanceof type) return name as ArrayDtype;
+  throw new Error(`checkpoint: ${Object.prototype.toString.call(a)} is not an array type a checkpoint holds`);
+}
 
 const MAGIC = "SGDLCKPT";
 
@@ -60,19 +88,21 @@ export interface CheckpointState {
   seconds: number;
   /** Epochs after which earlier segments resumed (empty on the first segment). */
   resumedFrom: number[];
+  /** The method's own state (training/method-state.ts), absent for a method that keeps none; its arrays are the payload's `method/<name>`. */
+  methodState?: { [key: string]: JsonValue };
 }
 
 /** A checkpoint in memory: the state and the named arrays. */
 export interface Checkpoint {
   state: CheckpointState;
-  arrays: Map<string, Float32Array>;
+  arrays: Map<string, StateArray>;
 }
 
 /** The header as written: the state plus the format and the payload's layout. */
 interface Header extends CheckpointState {
   format: number;
   endianness: string;
-  arrays: { name: string; length: number }[];
+  arrays: { name: string; length: number; dtype?: ArrayDtype }[];
   payload: { bytes: number; sha256: string };
 }
 
@@ -101,7 +131,7 @@ export function writeCheckpoint(file: string, ckpt: Checkpoint): void {
   const layout: Header["arrays"] = [];
   const parts: Buffer[] = [];
   for (const [name, a] of ckpt.arrays) {
-    layout.push({ name, length: a.length });
+    layout.push({ name, length: a.length, dtype: dtypeOf(a) });
     parts.push(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
   }
   const payload = Buffer.concat(parts);
@@ -139,18 +169,20 @@ export function readCheckpoint(file: string, runKey: string): Checkpoint {
   const h = checkHeader(value, fail);
   if (h.runKey !== runKey) fail("runKey", `belongs to run ${h.runKey.slice(0, 16)}..., not to ${runKey.slice(0, 16)}...`);
   const payload = buf.subarray(start);
-  const bytes = 4 * h.arrays.reduce((s, a) => s + a.length, 0);
+  const width = (a: Header["arrays"][number]): number => DTYPES[a.dtype ?? "float32"].BYTES_PER_ELEMENT;
+  const bytes = h.arrays.reduce((s, a) => s + width(a) * a.length, 0);
   if (h.payload.bytes !== bytes) fail("payload.bytes", `is ${h.payload.bytes}, the arrays need ${bytes}`);
   if (payload.length !== bytes) fail("payload", `has ${payload.length} bytes, expected ${bytes} (truncated or padded file)`);
   if (createHash("sha256").update(payload).digest("hex") !== h.payload.sha256) fail("payload.sha256", "does not match the payload (corrupt file)");
-  const arrays = new Map<string, Float32Array>();
+  const arrays = new Map<string, StateArray>();
   let at = 0;
-  for (const { name, length } of h.arrays) {
-    // copy into a fresh, aligned buffer (a Buffer's offset need not be a multiple of 4)
-    const out = new Float32Array(length);
-    new Uint8Array(out.buffer).set(payload.subarray(at, at + 4 * length));
-    arrays.set(name, out);
-    at += 4 * length;
+  for (const a of h.arrays) {
+    // copy into a fresh, aligned buffer (a Buffer's offset need not be a multiple of the element size)
+    const out = new DTYPES[a.dtype ?? "float32"](a.length);
+    const n = width(a) * a.length;
+    new Uint8Array(out.buffer).set(payload.subarray(at, at + n));
+    arrays.set(a.name, out);
+    at += n;
   }
   const { format: _f, endianness: _e, arrays: _a, payload: _p, ...state } = h;
   return { state, arrays };
@@ -169,7 +201,7 @@ function checkHeader(value: unknown, fail: Fail): Header {
   const nums = (v: unknown, field: string): number[] => list(v, field).map((x, j) => num(x, `${field}[${j}]`));
 
   const h = obj(value, "(header)");
-  if (h.format !== CHECKPOINT_FORMAT) fail("format", `expected ${CHECKPOINT_FORMAT}, got ${JSON.stringify(h.format)}`);
+  if (typeof h.format !== "number" || !READABLE_FORMATS.includes(h.format)) fail("format", `expected ${READABLE_FORMATS.join(" or ")}, got ${JSON.stringify(h.format)}`);
   if (h.endianness !== os.endianness()) fail("endianness", `written on a ${String(h.endianness)} machine, this one is ${os.endianness()}`);
   str(h.runKey, "runKey");
   num(h.seed, "seed");
@@ -204,11 +236,19 @@ function checkHeader(value: unknown, fail: Fail): Header {
   list(adam.moments, "adam.moments").forEach((n, j) => str(n, `adam.moments[${j}]`));
   num(h.seconds, "seconds");
   nums(h.resumedFrom, "resumedFrom");
+  if (h.methodState !== undefined) {
+    if (h.format === 1) fail("methodState", "a format 1 checkpoint holds no method state");
+    obj(h.methodState, "methodState");
+  }
   const seen = new Set<string>();
   list(h.arrays, "arrays").forEach((a, j) => {
     const e = obj(a, `arrays[${j}]`);
     const name = str(e.name, `arrays[${j}].name`);
     count(e.length, `arrays[${j}].length`);
+    if (e.dtype !== undefined || h.format !== 1) {
+      const d = str(e.dtype, `arrays[${j}].dtype`);
+      if (!(d in DTYPES)) fail(`arrays[${j}].dtype`, `'${d}' is not one of ${Object.keys(DTYPES).join(", ")}`);
+    }
     if (seen.has(name)) fail(`arrays[${j}].name`, `'${name}' appears twice`);
     seen.add(name);
   });

@@ -12,7 +12,8 @@
  * auxiliary models, `step` steps them beside the target; SGCN/SGL -> `step`
  * or `objective` (an extra loss); SGDL -> `beforeEpoch`/`afterEpoch` track
  * memorization and switch phase, `validates` skips Phase I, `step` is the
- * Phase II meta step.
+ * Phase II meta step, `exportState`/`importState` and `checkpointAfter`
+ * (every epoch) make it resumable.
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { Dataset } from "../data/dataset";
@@ -24,6 +25,7 @@ import type { Rng } from "../util/rng";
 import type { Adam } from "./adam";
 import type { EpochExamples } from "./batches";
 import type { EpochLog, FieldValue, TrainEvent } from "./events";
+import type { MethodState } from "./method-state";
 import type { Objective, StepResult } from "./step";
 
 /** The loop's settings (from the run config). */
@@ -92,12 +94,27 @@ export interface Method {
   /** The `--method` name. */
   readonly name: string;
   /**
-   * The method keeps no state of its own between epochs (beyond what the
-   * trainer holds: parameters, optimizer, early stopping, phase, random
-   * streams), so a checkpointed run can resume it (training/resume.ts).
-   * Default false: the trainer then writes no checkpoints.
+   * A checkpointed run of this method can resume (training/resume.ts): the
+   * method keeps no state of its own between epochs (beyond what the trainer
+   * holds: parameters, optimizer, early stopping, phase, random streams), or
+   * it implements both exportState and importState. Default false: the
+   * trainer then writes no checkpoints.
    */
   readonly resumable?: boolean;
+  /**
+   * The method's own state after an epoch (after afterEpoch), for the
+   * checkpoint: JSON plus typed arrays (training/method-state.ts StateWriter).
+   * Resumable methods with state implement it together with importState.
+   */
+  exportState?(): MethodState;
+  /**
+   * On a resumed run, after init: puts back the state exportState gave, so
+   * that the rest of the run is the uninterrupted one. Throws a
+   * MethodStateError naming the field (StateReader does) on a bad state.
+   */
+  importState?(state: MethodState, ctx: TrainContext): void;
+  /** Whether a resumable run saves a checkpoint after this epoch; default: after validated epochs (sgdl: after every epoch). */
+  checkpointAfter?(ctx: TrainContext, epoch: number): boolean;
   /** Once, before the first epoch (DeCA builds its auxiliary models, SGDL its weighting net). */
   init?(ctx: TrainContext): void | Promise<void>;
   /** Before each epoch's examples are drawn (SGDL re-creates its optimizers in Phase II). */

@@ -11,10 +11,11 @@
  * untrained model at e = 0. The method (training/method.ts) shapes the steps; this file never names
  * a particular one. A run is a pure function of (dataset, settings, method,
  * model factory, seed): all randomness comes from streams forked off the seed.
- * With `checkpoint`, the state after each validated epoch is saved to a file
- * and a later call resumes from it (training/resume.ts), giving the same
- * result as an uninterrupted run (only wall times differ); methods that are
- * not `resumable` are not checkpointed.
+ * With `checkpoint`, the state after each validated epoch (or each epoch the
+ * method's checkpointAfter names) is saved to a file, with the method's own
+ * state if it has one (Method.exportState), and a later call resumes from it
+ * (training/resume.ts), giving the same result as an uninterrupted run (only
+ * wall times differ); methods that are not `resumable` are not checkpointed.
  */
 import { evaluateSplit, metricKey, type EvalOptions, type EvalResult } from "../eval/evaluate";
 import type { Dataset } from "../data/dataset";
@@ -206,6 +207,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const ckpt: { path: string; id: RunIdentity } | null =
     asked && method.resumable === true ? { path: asked.path, id: { runKey: asked.runKey, seed: opts.seed, method: method.name, settings } } : null;
   if (asked && !ckpt) listener({ type: "note", epoch: 0, text: `no checkpoints: method '${method.name}' is not resumable (its own state is not saved)` });
+  if (ckpt && (method.exportState === undefined) !== (method.importState === undefined)) {
+    throw new Error(`method '${method.name}': a resumable method with state of its own needs both exportState and importState`);
+  }
   let checkpointing = ckpt !== null;
   let priorSeconds = 0;
   let resumedFrom: number[] = [];
@@ -213,7 +217,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   if (method.init) await method.init(ctx);
   // after init: the checkpoint overwrites whatever init drew or set
-  const restored = ckpt ? restoreCheckpoint(ckpt.path, ckpt.id, ctx.params, streams) : null;
+  const importMethod = method.importState ? method.importState.bind(method) : undefined;
+  const restored = ckpt ? restoreCheckpoint(ckpt.path, ckpt.id, ctx.params, streams, importMethod ? (s) => importMethod(s, ctx) : undefined) : null;
   if (ckpt && restored) {
     ctx.epoch = restored.epoch;
     ctx.iteration = restored.iteration;
@@ -272,13 +277,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     epochs.push(log);
-    if (ckpt && checkpointing && validates) {
+    const checkpointHere = method.checkpointAfter ? method.checkpointAfter(ctx, epoch) : validates;
+    if (ckpt && checkpointing && checkpointHere) {
       if (ctx.modelOverOtherData) {
         checkpointing = false;
         listener({ type: "note", epoch, text: `no more checkpoints: method '${method.name}' rebuilt the model over other training data` });
       } else {
         const best = ctx.checkpoint ? { params: ctx.checkpoint.params, epoch: ctx.checkpoint.epoch, value: ctx.checkpoint.value } : null;
-        const state = { epoch, iteration: ctx.iteration, phase: ctx.phase, stopped: stop, epochs, params: ctx.params, optimizer: ctx.optimizer, stopper: ctx.stopper, best };
+        // ctx.optimizer is the current one (a method may have replaced it this epoch)
+        const methodState = method.exportState ? method.exportState() : undefined;
+        const state = { epoch, iteration: ctx.iteration, phase: ctx.phase, stopped: stop, epochs, params: ctx.params, optimizer: ctx.optimizer, stopper: ctx.stopper, best, methodState };
         saveCheckpoint(ckpt.path, ckpt.id, state, streams, { seconds: priorSeconds + (performance.now() - t0) / 1000, resumedFrom });
       }
     }

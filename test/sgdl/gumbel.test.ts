@@ -3,13 +3,14 @@
  * equals argmax(log pi + g) with g recomputed here from the same seed, draw
  * frequencies follow pi (chi-square), the gradient is the soft sample's
  * (against the softmax Jacobian written out in float64), and y_soft tends to
- * the one-hot as tau falls.
+ * the one-hot as tau falls. The closed forms on typed arrays (gumbelPicks,
+ * oneHotRows, gumbelBackward) against the tf versions and the same hand sums.
  */
 import { before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../src/backend";
-import { gumbelNoise, gumbelSoftmaxSelect, gumbelSoftSample, selectedIndices } from "../../src/methods/sgdl/gumbel";
+import { gumbelBackward, gumbelNoise, gumbelPicks, gumbelSelectWithNoise, gumbelSoftmaxSelect, gumbelSoftSample, oneHotRows, selectedIndices } from "../../src/methods/sgdl/gumbel";
 import { Rng } from "../../src/util/rng";
 
 /** The official code's noise, in float64, drawn here independently of the library: -log(-log(U + 1e-20) + 1e-20). */
@@ -104,6 +105,43 @@ describe("gumbelSoftmaxSelect (cpu)", () => {
     const scale = Math.max(...want.map(Math.abs));
     assert.ok(scale > 0.1, `gradient scale ${scale}`);
     for (let i = 0; i < b; i++) assert.ok(Math.abs(grad[i] - want[i]) <= 1e-5 * scale + 1e-6, `d/dlogPi[${i}]: ${grad[i]} vs ${want[i]}`);
+    // the closed form on typed arrays (float64 throughout; logPi rounded to float32 as the tensor above holds it)
+    const closed = gumbelBackward(Float64Array.from(logPi, Math.fround), gumbelNoise(draws, b, new Rng(9)), tau, w);
+    for (let i = 0; i < b; i++) assert.ok(Math.abs(closed[i] - want[i]) <= 1e-12 * scale, `closed form d/dlogPi[${i}]: ${closed[i]} vs ${want[i]}`);
+  });
+
+  test("gumbelPicks = the tf draw's argmax, for tau 0.05 and 1; oneHotRows gives the same exact one-hot S", () => {
+    const b = 40;
+    const lRng = new Rng(41);
+    const logits = Float32Array.from({ length: b }, () => 2 * lRng.normal());
+    const logPi = tf.tidy(() => tf.logSoftmax(tf.tensor1d(logits)).dataSync() as Float32Array);
+    for (const tau of [0.05, 1]) {
+      const noise = gumbelNoise(300, b, new Rng(42));
+      const s = tf.tidy(() => gumbelSelectWithNoise(tf.tensor1d(logPi), noise, tau));
+      const want = selectedIndices(s);
+      const picks = gumbelPicks(Float64Array.from(logPi), noise, tau);
+      assert.deepEqual(Array.from(picks), Array.from(want), `tau ${tau}`);
+      assert.deepEqual(Array.from(oneHotRows(picks, b)), Array.from(s.dataSync()), `tau ${tau}: S`);
+      assert.ok(new Set(picks).size > 10, "the noise spreads the picks");
+      s.dispose();
+    }
+    assert.throws(() => gumbelPicks(new Float64Array(3), new Float32Array(7), 1), /not a positive multiple of B = 3/);
+    assert.throws(() => gumbelPicks(new Float64Array(3), new Float32Array(6), 0), /tau must be a positive number/);
+    assert.throws(() => oneHotRows(Int32Array.of(0, 3), 3), /pick 3 of row 1 outside/);
+    assert.throws(() => gumbelBackward(new Float64Array(3), new Float32Array(6), 1, new Float32Array(5)), /upstream gradient has 5 values, S is 2 x 3/);
+  });
+
+  test("gumbelBackward by hand: B = 2, one draw, tau = 0.5", () => {
+    // z = (logPi + g) / tau = ((ln 0.25 + 0.3) / 0.5, (ln 0.75 - 0.1) / 0.5); y = softmax(z); G = (1, -1)
+    const logPi = Float64Array.of(Math.log(0.25), Math.log(0.75));
+    const g = Float32Array.of(0.3, -0.1);
+    const z = [(logPi[0] + Math.fround(0.3)) / 0.5, (logPi[1] + Math.fround(-0.1)) / 0.5];
+    const y0 = 1 / (1 + Math.exp(z[1] - z[0]));
+    // sum_j G_j y_j = y0 - (1 - y0) = 2 y0 - 1; d/dlogPi_0 = y0 (1 - (2 y0 - 1)) / 0.5 = 4 y0 (1 - y0); d/dlogPi_1 = -that
+    const got = gumbelBackward(logPi, g, 0.5, [1, -1]);
+    assert.ok(Math.abs(got[0] - 4 * y0 * (1 - y0)) < 1e-15, `${got[0]}`);
+    assert.ok(Math.abs(got[1] + 4 * y0 * (1 - y0)) < 1e-15, `${got[1]}`);
+    assert.ok(got[0] > 0.5, `not trivially small: ${got[0]}`);
   });
 
   test("as tau falls, every draw's y_soft moves toward its one-hot; at tau 0.01 it is nearly one-hot", () => {

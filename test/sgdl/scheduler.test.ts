@@ -2,7 +2,9 @@
  * The scheduler variants: shapes and parameter counts, the LSTM cell and the
  * MLP against hand arithmetic, carried vs fresh state, the top-F rule on a
  * hand-worked batch, first-order gradients against central differences, and
- * training through the straight-through selection on a toy meta loss.
+ * training through the straight-through selection on a toy meta loss; the
+ * typed-array step path (draw, selectionGradients, trainFromSelectionGrad)
+ * against the tf path and against central differences.
  */
 import { before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -204,7 +206,9 @@ describe("scheduler (cpu)", () => {
     });
   }
 
-  test("draw + trainFromSelectionGrad (upstream dL/dS from elsewhere) is the same Adam step as train on sum(G * S)", () => {
+  test("draw + trainFromSelectionGrad (upstream dL/dS from elsewhere): select's S, tf.grads of sum(G * S) through select, and the Adam step on that gradient", () => {
+    // the read-out bias shifts every logit alike, so its gradient is exactly 0 (tf's float32 sums leave ~1e-9 there)
+    const shift: Record<string, string> = { lstm: "out.b", lstm1: "fc2.b", mlp: "mlp.b2" };
     for (const kind of ["lstm", "lstm1", "mlp"] as SchedulerKind[]) {
       const a = createScheduler({ kind, hidden: 4, lr: 0.05 }, new Rng(31));
       const b = createScheduler({ kind, hidden: 4, lr: 0.05 }, new Rng(31));
@@ -213,25 +217,112 @@ describe("scheduler (cpu)", () => {
       const ids = Int32Array.from([5, 4, 3, 2, 1, 0]);
       const gRng = new Rng(33);
       const g = Float32Array.from({ length: 6 * 6 }, () => gRng.normal());
-      a.train((leaves) => tf.sum(tf.mul(a.select(x, leaves, { draws: 6, tau: 0.3, rng: new Rng(34), ids }), tf.tensor2d(g, [6, 6]))) as tf.Scalar);
+      const names = a.params.list().map((p) => p.name);
+      const want = tf.tidy(() => {
+        const leaves = a.leaves();
+        const gr = tf.grads((...xs: tf.Tensor[]) => {
+          const l: Record<string, tf.Tensor> = {};
+          names.forEach((n, i) => (l[n] = xs[i]));
+          return tf.sum(tf.mul(a.select(x, l, { draws: 6, tau: 0.3, rng: new Rng(34), ids }), tf.tensor2d(g, [6, 6])));
+        })(names.map((n) => leaves[n]));
+        return gr.map((t) => t.dataSync() as Float32Array);
+      });
       const d = b.draw(x, { draws: 6, tau: 0.3, rng: new Rng(34), ids });
       const direct = tf.tidy(() => b.select(x, b.leaves(), { draws: 6, tau: 0.3, rng: new Rng(34), ids }).arraySync());
       assert.deepEqual(d.selection.arraySync(), direct, `${kind}: draw's selection is select's forward value`);
+      assert.deepEqual(Array.from(d.picks), Array.from(selectedIndices(d.selection)), `${kind}: picks`);
+      const pi = tf.tidy(() => b.probabilities(x, b.leaves(), ids).dataSync() as Float32Array);
+      assertClose(d.probabilities, pi, 1e-7, `${kind}: pi`);
+      const got = b.selectionGradients(d, g);
+      let scale = 0;
+      names.forEach((n, i) => {
+        const sc = want[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        scale = Math.max(scale, sc);
+        if (n === shift[kind]) {
+          assert.ok(Math.abs(got[n][0]) < 1e-9 && Math.abs(want[i][0]) < 1e-5, `${kind} ${n}: zero in exact arithmetic (${got[n][0]}, tf ${want[i][0]})`);
+        } else {
+          assertClose(got[n], want[i], 1e-5 * Math.max(sc, 1e-2), `${kind} ${n}`);
+        }
+      });
+      assert.ok(scale > 0.05, `${kind}: gradient scale ${scale}`);
       b.trainFromSelectionGrad(d, g);
-      const initial = createScheduler({ kind, hidden: 4 }, new Rng(31)).params;
+      const c = createScheduler({ kind, hidden: 4, lr: 0.05 }, new Rng(31));
+      c.applyGradients(got);
       let moved = 0;
-      for (const p of a.params.list()) {
-        const q = b.params.get(p.name).data;
-        const p0 = initial.get(p.name).data;
+      for (const p of b.params.list()) {
+        const q = c.params.get(p.name).data;
+        const p0 = a.params.get(p.name).data;
         p.data.forEach((v, j) => {
-          assert.equal(q[j], v, `${kind} ${p.name}[${j}]`);
+          assert.equal(v, q[j], `${kind} ${p.name}[${j}]: the step is Adam on selectionGradients`);
           moved = Math.max(moved, Math.abs(v - p0[j]));
         });
       }
       assert.ok(moved > 1e-3, `${kind}: the step moved phi (${moved})`);
+      assert.throws(() => b.trainFromSelectionGrad(d, new Float32Array(35)), /selection gradient has 35 values, the selection is 6 x 6/);
       tf.dispose([x, d.selection]);
     }
   });
+
+  for (const kind of ["lstm", "lstm1", "mlp"] as SchedulerKind[]) {
+    test(`${kind}: selectionGradients agrees with central differences of sum(G * y_soft) (float64 sums; y_soft carries S's gradient)`, () => {
+      const s = createScheduler({ kind, hidden: 3 }, new Rng(51));
+      const f = s.config.features;
+      const b = 5;
+      const draws = 4;
+      const tau = 1;
+      const xt = tf.tensor2d(features(b, f, 52), [b, f]);
+      const ids = Int32Array.from([0, 1, 2, 3, 4]);
+      if (kind === "lstm") {
+        tf.dispose(s.draw(tf.tensor2d(features(b, f, 53), [b, f]), { draws, tau, rng: new Rng(1), ids }).selection); // a non-zero carried state
+        s.advance();
+      }
+      const gRng = new Rng(54);
+      const g = Float64Array.from({ length: draws * b }, () => 5 * gRng.normal());
+      const J = (): number => {
+        const d = s.draw(xt, { draws, tau, rng: new Rng(55), ids });
+        d.selection.dispose();
+        const o = Array.from(d.logits);
+        const top = Math.max(...o);
+        const lse = top + Math.log(o.reduce((acc, v) => acc + Math.exp(v - top), 0));
+        let sum = 0;
+        for (let r = 0; r < draws; r++) {
+          const z = o.map((v, m) => (v - lse + d.noise[r * b + m]) / tau);
+          const zt = Math.max(...z);
+          const e = z.map((v) => Math.exp(v - zt));
+          const total = e.reduce((acc, v) => acc + v, 0);
+          e.forEach((v, m) => (sum += (g[r * b + m] * v) / total));
+        }
+        return sum;
+      };
+      const d = s.draw(xt, { draws, tau, rng: new Rng(55), ids });
+      const analytic = s.selectionGradients(d, Float32Array.from(g));
+      d.selection.dispose();
+      const h = 1e-2;
+      let maxAbs = 0;
+      let checked = 0;
+      for (const p of s.params.list()) {
+        for (let j = 0; j < p.data.length; j++) {
+          const x0 = p.data[j];
+          p.data[j] = x0 + h;
+          const hi = p.data[j];
+          const jHi = J();
+          p.data[j] = x0 - h;
+          const lo = p.data[j];
+          const jLo = J();
+          p.data[j] = x0;
+          const numeric = (jHi - jLo) / (hi - lo);
+          const a = analytic[p.name][j];
+          maxAbs = Math.max(maxAbs, Math.abs(a));
+          assert.ok(Math.abs(a - numeric) <= 2e-4 + 1e-2 * Math.abs(a), `${p.name}[${j}]: analytic ${a}, numeric ${numeric}`);
+          checked++;
+        }
+      }
+      assert.ok(maxAbs > 0.02, `gradient not trivially zero (max ${maxAbs})`);
+      assert.equal(checked, s.params.size());
+      if (kind === "lstm") assert.ok(analytic["lstm.wh"].some((v) => Math.abs(v) > 1e-3), "the recurrent weights get a gradient through the carried state");
+      xt.dispose();
+    });
+  }
 
   for (const kind of ["lstm", "lstm1", "mlp"] as SchedulerKind[]) {
     test(`${kind}: trained through the straight-through selection, pi concentrates on the samples that lower the meta loss`, () => {

@@ -205,7 +205,8 @@ describe("checkpoint file", () => {
     fs.writeFileSync(file, Buffer.from(text.replace(`"format":${CHECKPOINT_FORMAT}`, `"format":9`), "latin1"));
     assert.throws(() => readCheckpoint(file, c.state.runKey), named("format"));
 
-    fs.writeFileSync(file, Buffer.from(text.replace(`"iteration":40`, `"iteration":"x"`), "latin1"));
+    // same length, so the header length stays right: only the field is wrong
+    fs.writeFileSync(file, Buffer.from(text.replace(`"iteration":40`, `"iteration":-4`), "latin1"));
     assert.throws(() => readCheckpoint(file, c.state.runKey), named("iteration"));
 
     fs.writeFileSync(file, good.subarray(0, good.length - 4));

@@ -14,8 +14,9 @@
  * What the cosine covers (say so in results):
  * - MF, NeuMF (rowLeafSource): the sample's gathered embedding rows (MF: user,
  *   positive, negative rows; NeuMF: GMF and MLP user and item rows). Dense
- *   shared weights (NeuMF's MLP tower) are NOT covered: their per-sample
- *   gradients need one backward pass per sample.
+ *   shared weights (NeuMF's MLP tower) are NOT covered here: their per-sample
+ *   gradients need one backward pass per sample, or per-sample gradient
+ *   factors (factored-meta.ts, option coverDense, off by default).
  * - graph models (their Model hook perSampleRows, models/per-sample-rows.ts): the
  *   gradient w.r.t. the sample's final (propagated) user / positive / negative
  *   rows, not w.r.t. the embedding tables (whose per-sample gradient is dense
@@ -25,7 +26,7 @@
  * rows), as the official code's one cosine per embedding table.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Batch, ForwardMode, LeafTensors, Model } from "../../models/model";
+import type { Batch, ForwardMode, LeafSpec, LeafTensors, Model } from "../../models/model";
 import type { PerSampleSource } from "../../models/per-sample-rows";
 
 export { dotProductRowsSource, type PerSampleRows, type PerSampleSource } from "../../models/per-sample-rows";
@@ -63,7 +64,21 @@ export function perSampleGradientCosines(source: PerSampleSource, leavesA: LeafT
   const a = rowGradients(source, leavesA, batch, mode());
   const b = rowGradients(source, leavesB, batch, mode());
   if (a.keys.join("\u0000") !== b.keys.join("\u0000")) throw new Error(`cosine features: the two points give different row keys (${a.keys.join(", ")} vs ${b.keys.join(", ")})`);
-  const n = batch.users.length;
+  const c = groupCosines(rowGroupSums(a, b, batch.users.length), opts.cosine ?? "all", opts.eps ?? 1e-8);
+  return { lossesA: a.losses, lossesB: b.losses, cosines: c.cosines, groups: c.groups };
+}
+
+/** Per sample and group, the dot and squared norms of the gradients at two points, row-major [B x groups.length]. */
+export interface GroupSums {
+  /** Group names in first-seen key order. */
+  groups: string[];
+  dot: Float64Array;
+  na: Float64Array;
+  nb: Float64Array;
+}
+
+/** The group sums of two points' row gradients of one batch of n (positions of a sample with equal ids summed first). */
+export function rowGroupSums(a: RowGradients, b: RowGradients, n: number): GroupSums {
   const groupOf = (k: string): string => a.groups[k] ?? k;
   const groupNames: string[] = [];
   for (const k of a.keys) if (!groupNames.includes(groupOf(k))) groupNames.push(groupOf(k));
@@ -73,27 +88,43 @@ export function perSampleGradientCosines(source: PerSampleSource, leavesA: LeafT
     const ib = b.ids[k];
     if (ia !== undefined && (ib === undefined || ia.some((v, i) => v !== ib[i]))) throw new Error(`cosine features: row ids of '${k}' differ between the points`);
   }
-  const all = (opts.cosine ?? "all") === "all";
-  const eps = opts.eps ?? 1e-8;
-  const cols = all ? 1 : groupNames.length;
+  const g = groupNames.length;
+  const out: GroupSums = { groups: groupNames, dot: new Float64Array(n * g), na: new Float64Array(n * g), nb: new Float64Array(n * g) };
+  for (let s = 0; s < n; s++) {
+    byGroup.forEach((keys, gi) => {
+      const r = groupSums(a, b, keys, s);
+      out.dot[s * g + gi] = r.dot;
+      out.na[s * g + gi] = r.na;
+      out.nb[s * g + gi] = r.nb;
+    });
+  }
+  return out;
+}
+
+/** Cosines from group sums: one per sample over all groups ("all"), or one per group ("group"); cos = a.b / max(|a| |b|, eps). */
+export function groupCosines(sums: GroupSums, cosine: "all" | "group", eps: number): { cosines: Float32Array; groups: string[] } {
+  const g = sums.groups.length;
+  const n = sums.dot.length / g;
+  const all = cosine === "all";
+  const cols = all ? 1 : g;
   const cosines = new Float32Array(n * cols);
   for (let s = 0; s < n; s++) {
     let dot = 0;
     let na = 0;
     let nb = 0;
-    byGroup.forEach((keys, gi) => {
-      const r = groupSums(a, b, keys, s);
+    for (let gi = 0; gi < g; gi++) {
+      const k = s * g + gi;
       if (all) {
-        dot += r.dot;
-        na += r.na;
-        nb += r.nb;
+        dot += sums.dot[k];
+        na += sums.na[k];
+        nb += sums.nb[k];
       } else {
-        cosines[s * cols + gi] = r.dot / Math.max(Math.sqrt(r.na * r.nb), eps);
+        cosines[s * cols + gi] = sums.dot[k] / Math.max(Math.sqrt(sums.na[k] * sums.nb[k]), eps);
       }
-    });
+    }
     if (all) cosines[s] = dot / Math.max(Math.sqrt(na * nb), eps);
   }
-  return { lossesA: a.losses, lossesB: b.losses, cosines, groups: all ? ["all"] : groupNames };
+  return { cosines, groups: all ? ["all"] : sums.groups };
 }
 
 /** The scheduler's feature matrix [B x (1 + cosine columns)] row-major: [loss, cosines...] per sample. */
@@ -117,8 +148,7 @@ export function schedulerFeatures(losses: Float32Array, c: CosineFeatures): Floa
  */
 export function rowLeafSource(model: Model, keys?: readonly string[]): PerSampleSource {
   return (leaves, batch, mode) => {
-    const columns: readonly Int32Array[] = batch.kind === "bpr" ? [batch.users, batch.pos, batch.neg] : [batch.users, batch.items];
-    const specs = model.leaves(batch).filter((s) => s.rows !== undefined && (keys === undefined ? columns.includes(s.rows) : keys.includes(s.key)));
+    const specs = rowLeafSpecs(model, batch, keys);
     if (specs.length === 0) {
       throw new Error(`cosine features: model '${model.name}' has no per-position row leaves${keys ? ` among ${keys.join(", ")}` : ""}; a graph model must supply perSampleRows (dotProductRowsSource)`);
     }
@@ -139,13 +169,19 @@ export function rowLeafSource(model: Model, keys?: readonly string[]): PerSample
   };
 }
 
+/** The leaves rowLeafSource covers: row leaves whose rows array is one of the batch's index columns, or the given keys. */
+export function rowLeafSpecs(model: Model, batch: Batch, keys?: readonly string[]): LeafSpec[] {
+  const columns: readonly Int32Array[] = batch.kind === "bpr" ? [batch.users, batch.pos, batch.neg] : [batch.users, batch.items];
+  return model.leaves(batch).filter((s) => s.rows !== undefined && (keys === undefined ? columns.includes(s.rows) : keys.includes(s.key)));
+}
+
 /** The model's own hook if it has one, else its per-position row leaves. */
 export function perSampleSource(model: Model): PerSampleSource {
   return model.perSampleRows ?? rowLeafSource(model);
 }
 
-/** One point's per-sample losses and per-key row gradients. */
-interface PointGradients {
+/** One point's per-sample losses and per-key row gradients ([B x dims[k]] row-major), groups and row ids by key. */
+export interface RowGradients {
   keys: string[];
   losses: Float32Array;
   grads: Record<string, Float32Array>;
@@ -155,7 +191,7 @@ interface PointGradients {
 }
 
 /** One backward pass of sum_k L_k w.r.t. the per-position rows. */
-function rowGradients(source: PerSampleSource, leaves: LeafTensors, batch: Batch, mode: ForwardMode): PointGradients {
+function rowGradients(source: PerSampleSource, leaves: LeafTensors, batch: Batch, mode: ForwardMode): RowGradients {
   const n = batch.users.length;
   let losses = new Float32Array(0);
   const out = tf.tidy(() => {
@@ -189,7 +225,23 @@ function rowGradients(source: PerSampleSource, leaves: LeafTensors, batch: Batch
 }
 
 /** Dot and squared norms of sample s's gradients in one group, positions with equal ids summed first. */
-function groupSums(a: PointGradients, b: PointGradients, keys: readonly string[], s: number): { dot: number; na: number; nb: number } {
+function groupSums(a: RowGradients, b: RowGradients, keys: readonly string[], s: number): { dot: number; na: number; nb: number } {
+  if (keys.length === 1) {
+    // one row: the same float64 sums as the merge below, without its copies
+    const k = keys[0];
+    const d = a.dims[k];
+    const ga = a.grads[k];
+    const gb = b.grads[k];
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let j = s * d; j < (s + 1) * d; j++) {
+      dot += ga[j] * gb[j];
+      na += ga[j] * ga[j];
+      nb += gb[j] * gb[j];
+    }
+    return { dot, na, nb };
+  }
   // rows of this sample in this group, merged by id (keys without ids are their own rows)
   const merged: Array<{ id: number | string; va: Float64Array; vb: Float64Array }> = [];
   for (const k of keys) {

@@ -11,6 +11,9 @@
  * The paper writes epsilon ~ U(0, 1) and puts /tau outside the exp; both are
  * read as the standard Gumbel-softmax (sgdl-reference 8 item 13).
  * tau: 0.05 in the paper, 1.0 in the current official code.
+ * The same draw and its backward pass in closed form on typed arrays (float64)
+ * for the scheduler's per-step path: gumbelPicks (S's forward value),
+ * oneHotRows and gumbelBackward (d sum(G * S) / d log pi through y_soft).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../../util/rng";
@@ -70,12 +73,88 @@ export function gumbelSelectWithNoise(logPi: tf.Tensor1D, noise: Float32Array, t
   return straightThrough(tf.softmax(z) as tf.Tensor2D, hard);
 }
 
+/** The picks of the draws (Eq. 12): row r picks argmax_m (logPi_m + g_rm) (ties: the lower index), S's one-hot column; tau > 0 does not change it. */
+export function gumbelPicks(logPi: Float64Array, noise: Float32Array, tau: number): Int32Array {
+  const b = logPi.length;
+  const draws = checkDraw(b, noise, tau);
+  const picks = new Int32Array(draws);
+  for (let r = 0; r < draws; r++) {
+    const g = r * b;
+    let best = 0;
+    let top = -Infinity;
+    for (let m = 0; m < b; m++) {
+      const z = logPi[m] + noise[g + m];
+      if (z > top) {
+        top = z;
+        best = m;
+      }
+    }
+    picks[r] = best;
+  }
+  return picks;
+}
+
+/** S [picks.length x B] row-major from the picks: exact 0/1 one-hot rows. */
+export function oneHotRows(picks: Int32Array, b: number): Float32Array {
+  checkSize("B", b);
+  const s = new Float32Array(picks.length * b);
+  picks.forEach((m, r) => {
+    if (!(m >= 0 && m < b)) throw new RangeError(`gumbel: pick ${m} of row ${r} outside [0, ${b})`);
+    s[r * b + m] = 1;
+  });
+  return s;
+}
+
+/**
+ * d L / d logPi of L = sum(G * S) through the straight-through S (Eq. 12), in
+ * closed form: S's backward is y_soft's, y_r = softmax((logPi + g_r) / tau), so
+ * dL/dlogPi_m = (1/tau) sum_r y_rm (G_rm - sum_j G_rj y_rj). G [draws x B] row-major.
+ */
+export function gumbelBackward(logPi: Float64Array, noise: Float32Array, tau: number, grad: ArrayLike<number>): Float64Array {
+  const b = logPi.length;
+  const draws = checkDraw(b, noise, tau);
+  if (grad.length !== draws * b) throw new Error(`gumbel: upstream gradient has ${grad.length} values, S is ${draws} x ${b}`);
+  const out = new Float64Array(b);
+  const y = new Float64Array(b);
+  const inv = 1 / tau;
+  for (let r = 0; r < draws; r++) {
+    const g = r * b;
+    let top = -Infinity;
+    for (let m = 0; m < b; m++) {
+      y[m] = (logPi[m] + noise[g + m]) * inv;
+      if (y[m] > top) top = y[m];
+    }
+    let sum = 0;
+    for (let m = 0; m < b; m++) {
+      const d = y[m] - top;
+      y[m] = d < -50 ? 0 : Math.exp(d); // exp(-50) = 2e-22: no change to a float64 sum that holds exp(0) = 1
+      sum += y[m];
+    }
+    let gy = 0;
+    for (let m = 0; m < b; m++) {
+      y[m] /= sum;
+      gy += grad[g + m] * y[m];
+    }
+    for (let m = 0; m < b; m++) out[m] += y[m] * (grad[g + m] - gy);
+  }
+  for (let m = 0; m < b; m++) out[m] *= inv;
+  return out;
+}
+
 /** The index picked by each row of a one-hot selection [rows x B] (read back in JS). */
 export function selectedIndices(s: tf.Tensor2D): Int32Array {
   const idx = tf.argMax(s, 1);
   const out = Int32Array.from(idx.dataSync());
   idx.dispose();
   return out;
+}
+
+/** Checks logPi, noise and tau of a draw; returns the number of draws. */
+function checkDraw(b: number, noise: Float32Array, tau: number): number {
+  checkSize("B", b);
+  if (!(tau > 0) || !Number.isFinite(tau)) throw new RangeError(`gumbel: tau must be a positive number, got ${tau}`);
+  if (noise.length === 0 || noise.length % b !== 0) throw new Error(`gumbel: noise has ${noise.length} values, not a positive multiple of B = ${b}`);
+  return noise.length / b;
 }
 
 function checkSize(what: string, n: number): void {

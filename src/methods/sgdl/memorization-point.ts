@@ -147,4 +147,25 @@ export class MemorizationPointTracker {
   get switchEpoch(): number | null {
     return this.first;
   }
+
+  /** A copy of the history (for a checkpoint). */
+  exportState(): MemorizationPointEntry[] {
+    return this.history.map((e) => ({ ...e }));
+  }
+
+  /** Replaces the history by replaying a state's (epoch, |M_t|, sigma_hat) through observe; throws naming the entry (nothing changed then). */
+  importState(entries: readonly MemorizationPointEntry[]): void {
+    if (!Array.isArray(entries)) throw new RangeError("MemorizationPointTracker.importState: the state must be a list of epochs");
+    const replay = new MemorizationPointTracker(this.total, this.shift, this.shiftMode);
+    entries.forEach((e, j) => {
+      try {
+        if (!(Number.isInteger(e.epoch) && e.epoch >= 1)) throw new RangeError(`epoch must be a positive integer, got ${JSON.stringify(e.epoch)}`);
+        replay.observe(e.epoch, e.memorized, e.noiseRate);
+      } catch (err) {
+        throw new RangeError(`MemorizationPointTracker.importState: entry ${j}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    this.history.splice(0, this.history.length, ...replay.history);
+    this.first = replay.first;
+  }
 }

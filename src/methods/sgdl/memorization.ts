@@ -27,6 +27,7 @@ import { NegativeSampler } from "../../data/sampler";
 import type { BlockScorer } from "../../models/model";
 import type { Rng } from "../../util/rng";
 import {
+  historyMask,
   MAX_HISTORY,
   memorizationMetrics,
   memorizedByHistory,
@@ -204,6 +205,18 @@ export function sampleNegativePool(train: Interactions, rng: Rng): Int32Array {
   return out;
 }
 
+/** What a MemorizationTracker carries from epoch to epoch (for a checkpoint): all per interaction, CSR order. */
+export interface MemorizationTrackerState {
+  /** Epochs observed. */
+  epochs: number;
+  /** m_t of the last epoch (0/1). */
+  hit: Uint8Array;
+  /** The last h hits as bits, newest in bit 0. */
+  history: Uint32Array;
+  /** Memorized after the last epoch (0/1); must agree with history (Eq. 1). */
+  memorized: Uint8Array;
+}
+
 /** Tracks m_t and the h-epoch history of every training interaction (Eq. 1) and reports MP, MR and memory rates (Eq. 2). */
 export class MemorizationTracker {
   readonly h: number;
@@ -326,5 +339,34 @@ export class MemorizationTracker {
   /** This epoch's m_t per training interaction (a copy, CSR order). */
   lastHits(): Uint8Array {
     return this.hit.slice();
+  }
+
+  /** A copy of the tracker's state (epochs, hits, histories, memorized flags). */
+  exportState(): MemorizationTrackerState {
+    return { epochs: this.epochs, hit: this.hit.slice(), history: this.history.slice(), memorized: this.memorized.slice() };
+  }
+
+  /** Continues from a state exportState gave on the same training split and options; throws naming the bad field (nothing changed then). */
+  importState(s: MemorizationTrackerState): void {
+    const n = this.hit.length;
+    if (!(Number.isInteger(s.epochs) && s.epochs >= 0)) throw new RangeError(`MemorizationTracker.importState: epochs must be a non-negative integer, got ${s.epochs}`);
+    const check = (name: string, a: unknown, type: { new (n: number): Uint8Array | Uint32Array; readonly name: string }): void => {
+      if (!(a instanceof type)) throw new RangeError(`MemorizationTracker.importState: '${name}' must be a ${type.name}`);
+      const len = a.length;
+      if (len !== n) throw new RangeError(`MemorizationTracker.importState: '${name}' has ${len} values, the training split ${n}`);
+    };
+    check("hit", s.hit, Uint8Array);
+    check("history", s.history, Uint32Array);
+    check("memorized", s.memorized, Uint8Array);
+    for (let k = 0; k < n; k++) {
+      if (s.hit[k] > 1) throw new RangeError(`MemorizationTracker.importState: 'hit' [${k}] is ${s.hit[k]}, not 0/1`);
+      if ((s.history[k] & ~historyMask(this.h)) !== 0) throw new RangeError(`MemorizationTracker.importState: 'history' [${k}] has bits beyond h = ${this.h}`);
+      const want = memorizedByHistory(s.history[k], s.epochs, this.h, this.rule) ? 1 : 0;
+      if (s.memorized[k] !== want) throw new RangeError(`MemorizationTracker.importState: 'memorized' [${k}] is ${s.memorized[k]}, its history says ${want} (Eq. 1)`);
+    }
+    this.epochs = s.epochs;
+    this.hit.set(s.hit);
+    this.history.set(s.history);
+    this.memorized.set(s.memorized);
   }
 }

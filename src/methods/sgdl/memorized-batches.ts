@@ -12,13 +12,31 @@ import type { Interactions } from "../../data/interactions";
 import type { NegativeSampler } from "../../data/sampler";
 import type { Batch, LossKind } from "../../models/model";
 import { epochExamples, exampleCount, permuteExamples, sliceExamples } from "../../training/batches";
-import type { Rng } from "../../util/rng";
+import type { Rng, RngState } from "../../util/rng";
 
 /** A memorized batch with its rows' example ids and noise flags (1 noisy, 0 clean, -1 sampled negative). */
 export interface MemorizedBatch {
   batch: Batch;
   ids: Int32Array;
   noisy: Int8Array;
+}
+
+/** Where the stream stands (for a checkpoint): this epoch's shuffled examples, their ids and flags, the cursor and the shuffle stream. */
+export interface MemorizedBatchesState {
+  /** null before the first epoch. */
+  examples: Batch | null;
+  ids: Int32Array;
+  noisy: Int8Array;
+  cursor: number;
+  /** The shuffle stream (the negative sampler's stream is its owner's to save). */
+  rng: RngState;
+}
+
+/** A batch with its arrays copied. */
+function copyBatch(b: Batch): Batch {
+  return b.kind === "bpr"
+    ? { kind: "bpr", users: b.users.slice(), pos: b.pos.slice(), neg: b.neg.slice() }
+    : { kind: "bce", users: b.users.slice(), items: b.items.slice(), labels: b.labels.slice() };
 }
 
 /** Concatenates the rows of two batches of one kind. */
@@ -71,6 +89,55 @@ export class MemorizedBatches {
   epochExamples(): Batch {
     if (this.examples === null) this.startEpoch();
     return this.examples as Batch;
+  }
+
+  /** A copy of the stream's state. */
+  exportState(): MemorizedBatchesState {
+    const examples = this.examples === null ? null : copyBatch(this.examples);
+    return { examples, ids: this.ids.slice(), noisy: this.noisy.slice(), cursor: this.cursor, rng: this.rng.getState() };
+  }
+
+  /** Continues from a state exportState gave over the same memorized set; throws naming the bad field (nothing changed then). */
+  importState(s: MemorizedBatchesState): void {
+    const fail = (field: string, problem: string): never => {
+      throw new RangeError(`memorized batches: state field '${field}' ${problem}`);
+    };
+    const m = this.memorized.indptr[this.memorized.nUsers];
+    const ex = s.examples;
+    const n = ex === null ? 0 : this.loss === "bpr" ? m : 2 * m;
+    if (ex !== null) {
+      if (ex.kind !== this.loss) fail("examples.kind", `is '${String(ex.kind)}', the model's loss is '${this.loss}'`);
+      const cols: [string, unknown, boolean][] =
+        ex.kind === "bpr"
+          ? [["users", ex.users, true], ["pos", ex.pos, true], ["neg", ex.neg, true]]
+          : [["users", ex.users, true], ["items", ex.items, true], ["labels", ex.labels, false]];
+      for (const [name, a, int] of cols) {
+        if (!(int ? a instanceof Int32Array : a instanceof Float32Array)) fail(`examples.${name}`, `must be an ${int ? "Int32Array" : "Float32Array"}`);
+        const rows = (a as Int32Array | Float32Array).length;
+        if (rows !== n) fail(`examples.${name}`, `has ${rows} rows, M gives ${n}`);
+      }
+    }
+    if (!(s.ids instanceof Int32Array) || s.ids.length !== n) fail("ids", `must be an Int32Array of ${n} example ids`);
+    if (!(s.noisy instanceof Int8Array) || s.noisy.length !== n) fail("noisy", `must be an Int8Array of ${n} flags`);
+    const flags = this.memorized.noisy;
+    const seen = new Uint8Array(n);
+    for (let j = 0; j < n; j++) {
+      const k = s.ids[j];
+      if (!(k >= 0 && k < n) || seen[k]) fail("ids", `is not a permutation of the ${n} examples (id ${k} at ${j})`);
+      seen[k] = 1;
+      const want = this.loss === "bpr" ? flags[k] : k % 2 === 0 ? flags[k >> 1] : -1;
+      if (s.noisy[j] !== want) fail("noisy", `[${j}] is ${s.noisy[j]}, example ${k} has ${want}`);
+    }
+    if (!(Number.isInteger(s.cursor) && s.cursor >= 0 && (s.cursor < n || s.cursor === 0))) fail("cursor", `must be an integer in [0, ${n}), got ${s.cursor}`);
+    try {
+      this.rng.setState(s.rng);
+    } catch (err) {
+      fail("rng", err instanceof Error ? err.message : String(err));
+    }
+    this.examples = ex === null ? null : copyBatch(ex);
+    this.ids = s.ids.slice();
+    this.noisy = s.noisy.slice();
+    this.cursor = s.cursor;
   }
 
   /** The next `size` memorized rows, in order, wrapping around to the start of M. */

@@ -21,6 +21,7 @@ import { selectionOperator } from "../../models/propagation";
 import type { Adam, ParamGradient } from "../../training/adam";
 import { exampleCount } from "../../training/batches";
 import { gradientStep, makeLeaves, type Objective, type StepResult } from "../../training/step";
+import { factoredMetaGradient } from "./factored-meta";
 import { linearMetaGradient, linearRowsFor } from "./linear-meta";
 import { selectedMean } from "./selected-mean";
 import { detached, weights, type PsiTensors, type WeightingNet } from "./weighting";
@@ -71,8 +72,9 @@ export interface MetaStepInputs {
   selection?: tf.Tensor;
   /**
    * How the meta-gradient is computed, same numbers either way: "auto" (default) the exact closed form of
-   * linear-meta.ts when the model has linearRows (LightGCN's operator path) and the batches are BPR, else
-   * the general nested-gradient path below; "general" always the latter (tests, benchmarks).
+   * linear-meta.ts when the model has linearRows (LightGCN's operator path) and the batches are BPR, or
+   * factored-meta.ts's when the model has perSampleGradients (NeuMF) and its hook applies, else the general
+   * nested-gradient path below; "general" always the latter (tests, benchmarks).
    */
   path?: "auto" | "general";
   /** The actual update (Eq. 9); default gradientStep with `optimizer` and `mode`. The SGDL method passes ctx.plainStep. */
@@ -259,6 +261,10 @@ export function metaGradient(inp: MetaLossInputs, o: Required<MetaStepOptions>):
   const source = o.assumedFrom === "train" ? inp.train : inp.memorized;
   if (inp.path !== undefined && inp.path !== "auto" && inp.path !== "general") throw new Error(`meta step: path must be "auto" or "general", got ${JSON.stringify(inp.path)}`);
   if (inp.path !== "general" && linearRowsFor(inp.model, [source, inp.memorized]) !== null) return linearMetaGradient(inp, o); // same numbers, closed form
+  if (inp.path !== "general" && inp.model.perSampleGradients !== undefined) {
+    const fast = factoredMetaGradient(inp, o); // same numbers from per-sample gradient factors; null: the hook declines (dropout drawn)
+    if (fast !== null) return fast;
+  }
   const psi = psiOf(inp.net);
   const f = (): tf.Scalar =>
     metaObjective(inp.model, inp.params, source, inp.memorized, (l) => weights(psi.byName, l), o.eta1, inp.mode, inp.selection);

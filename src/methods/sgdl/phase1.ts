@@ -22,15 +22,24 @@
  * function, so the method (sgdl.ts) hands it ctx.model.scorer(ctx.params)
  * and, if asked, ctx.losses.
  */
-import { size, userOf, type Interactions } from "../../data/interactions";
+import { filter, size, userOf, type Interactions } from "../../data/interactions";
 import { NegativeSampler } from "../../data/sampler";
 import type { Batch, BlockScorer, LossKind } from "../../models/model";
 import type { EpochLog, FieldValue } from "../../training/events";
+import type { StateReader, StateWriter } from "../../training/method-state";
 import type { Rng } from "../../util/rng";
 import type { Gmm2Params } from "./gmm";
-import { MemorizationTracker, type EpochMemorization, type MemorizationPool, type MemorizationRule } from "./memorization";
+import { MemorizationTracker, type EpochMemorization, type MemorizationPool, type MemorizationRule, type MemorizationTrackerState } from "./memorization";
 import { decodeMemorizedSet, encodeMemorizedSet } from "./memorized-set";
-import { estimateNoiseRate, MemorizationPointTracker, normalizeLosses, shiftedNoiseRate, type NormalizeMode, type ShiftMode } from "./memorization-point";
+import {
+  estimateNoiseRate,
+  MemorizationPointTracker,
+  normalizeLosses,
+  shiftedNoiseRate,
+  type MemorizationPointEntry,
+  type NormalizeMode,
+  type ShiftMode,
+} from "./memorization-point";
 
 /** Bins of the Figure 4 loss histograms, on [0, 1]. */
 export const FIGURE4_BINS = 50;
@@ -141,6 +150,7 @@ export class Phase1 {
   readonly point: MemorizationPointTracker;
   readonly observations: Phase1Observation[] = [];
   private readonly poolRng: Rng;
+  private readonly lossRng: Rng;
   private readonly lossSampler: NegativeSampler;
   private readonly users: Int32Array;
   private atPoint: MemorizationPointState | null = null;
@@ -157,7 +167,8 @@ export class Phase1 {
     this.tracker = new MemorizationTracker(train, { h: options.h, pool: options.pool, rule: options.rule, userBlock: options.userBlock });
     this.point = new MemorizationPointTracker(size(train), options.shift, options.shiftMode);
     this.poolRng = rng.fork();
-    this.lossSampler = new NegativeSampler(train, rng.fork());
+    this.lossRng = rng.fork();
+    this.lossSampler = new NegativeSampler(train, this.lossRng);
     this.users = userOf(train);
   }
 
@@ -238,6 +249,65 @@ export class Phase1 {
     return this.histogram;
   }
 
+  /** M_{t_m} (the memorized set at the memorization point) as its own CSR split, or null before the point. */
+  memorizedAtPoint(): Interactions | null {
+    const p = this.atPoint;
+    if (p === null) return null;
+    const flags = new Uint8Array(size(this.train));
+    for (const k of p.memorized) flags[k] = 1;
+    return filter(this.train, (k) => flags[k] === 1);
+  }
+
+  /** Writes Phase I's state (tracker, switch rule, observations, Figure 4, both streams) for a checkpoint. */
+  exportState(w: StateWriter): void {
+    w.pack("tracker", this.tracker.exportState());
+    w.pack("point", this.point.exportState());
+    w.pack("observations", this.observations);
+    w.rng("poolRng", this.poolRng);
+    w.rng("lossRng", this.lossRng);
+    w.pack("atPoint", this.atPoint);
+    w.pack("histogram", this.histogram);
+  }
+
+  /** Puts back what exportState wrote (same training split and options); throws a MethodStateError naming the field. */
+  importState(r: StateReader): void {
+    const n = size(this.train);
+    const tracker = r.unpack("tracker");
+    const point = r.unpack("point");
+    const observations = readObservations(r);
+    let atPoint: MemorizationPointState | null = null;
+    if (r.has("atPoint")) {
+      const a = r.child("atPoint");
+      const memorized = a.array("memorized", Int32Array);
+      memorized.forEach((k, j) => {
+        if (!(k >= 0 && k < n && (j === 0 || k > memorized[j - 1]))) a.fail("memorized", `must hold ascending indices in [0, ${n}); [${j}] is ${k}`);
+      });
+      atPoint = { epoch: a.int("epoch", 1), noiseRate: a.num("noiseRate"), memorizedRatio: a.num("memorizedRatio"), memorized };
+    }
+    let histogram: LossHistogram | null = null;
+    if (r.has("histogram")) {
+      const h = r.child("histogram");
+      const g = h.child("gmm");
+      histogram = {
+        epoch: h.int("epoch", 1),
+        clean: h.nums("clean", FIGURE4_BINS),
+        noisy: h.nums("noisy", FIGURE4_BINS),
+        gmm: { weights: pair(g, "weights"), means: pair(g, "means"), variances: pair(g, "variances") },
+        noiseRate: h.num("noiseRate"),
+      };
+    }
+    r.wrap("tracker", () => this.tracker.importState(tracker as MemorizationTrackerState));
+    r.wrap("point", () => this.point.importState(point as MemorizationPointEntry[]));
+    if (this.tracker.epoch !== this.point.history.length) r.fail("point", `has ${this.point.history.length} epochs, the tracker ${this.tracker.epoch}`);
+    if (observations.length !== this.tracker.epoch) r.fail("observations", `has ${observations.length} epochs, the tracker ${this.tracker.epoch}`);
+    if ((atPoint === null ? null : atPoint.epoch) !== this.point.switchEpoch) r.fail("atPoint", `is at epoch ${atPoint?.epoch ?? null}, the switch rule first held at ${this.point.switchEpoch}`);
+    r.rng("poolRng", this.poolRng);
+    r.rng("lossRng", this.lossRng);
+    this.observations.splice(0, this.observations.length, ...observations);
+    this.atPoint = atPoint;
+    this.histogram = histogram;
+  }
+
   /** The record fields of Phase I's outcome (see readPhase1Facts). */
   describe(): Record<string, FieldValue | null> {
     const p = this.atPoint;
@@ -259,6 +329,34 @@ export class Phase1 {
       figure4NoiseRate: h ? h.noiseRate : null,
     };
   }
+}
+
+/** Two numbers under key. */
+function pair(r: StateReader, key: string): [number, number] {
+  const v = r.nums(key, 2);
+  return [v[0], v[1]];
+}
+
+/** The observations of a Phase I state, each field checked. */
+function readObservations(r: StateReader): Phase1Observation[] {
+  return r.items("observations").map((o) => {
+    const numbers = ["memorizedRatio", "memRateClean", "memRateNoisy", "mp", "mr", "noiseRateEstimate", "threshold"] as const;
+    const out: Phase1Observation = {
+      epoch: o.int("epoch", 1),
+      memorized: o.int("memorized"),
+      memorizedRatio: 0,
+      memRateClean: 0,
+      memRateNoisy: 0,
+      mp: 0,
+      mr: 0,
+      noiseRateEstimate: 0,
+      threshold: 0,
+      reached: o.bool("reached"),
+      isMemorizationPoint: o.bool("isMemorizationPoint"),
+    };
+    for (const k of numbers) out[k] = o.num(k);
+    return out;
+  });
 }
 
 /** Phase I's outcome read back from a record's method block. */

@@ -16,6 +16,14 @@
  *      loss, as the code), and its carried state advanced.
  * Ablations (Table 3): `no-ads` skips 2 and 4 (the meta loss is the mean over
  * B_m); `no-dls` trains plainly on M's examples (no meta-learning).
+ *
+ * Resumable (sgdl.ts): exportState/importState carry psi and its Adam, the
+ * memorized batches (this epoch's order, negatives, cursor, streams), the
+ * scheduler (Scheduler.exportState: phi, its Adam, lstm's carried states),
+ * every Phase II stream, the epoch counter, the feature columns, metaLr and
+ * Figure 5's samples. The per-epoch statistics are not saved: a checkpoint
+ * is taken after afterEpoch has read them, and beforeEpoch starts new ones.
+ * The model's Adam is the trainer's (ctx.optimizer, saved by the trainer).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Interactions } from "../../data/interactions";
@@ -25,14 +33,14 @@ import { Adam } from "../../training/adam";
 import { exampleCount, type EpochExamples } from "../../training/batches";
 import type { FieldValue } from "../../training/events";
 import type { EpochVerdict, StepFn, TrainContext } from "../../training/method";
+import type { StateReader, StateWriter } from "../../training/method-state";
 import type { StepResult } from "../../training/step";
-import type { Rng } from "../../util/rng";
-import { selectedIndices } from "./gumbel";
-import { MemorizedBatches } from "./memorized-batches";
+import { Rng } from "../../util/rng";
+import { MemorizedBatches, type MemorizedBatchesState } from "./memorized-batches";
 import { metaStep } from "./meta-step";
 import type { SgdlOptions } from "./options";
 import { Phase2EpochStats, rowNoise, type Figure5Samples } from "./phase2-stats";
-import { createScheduler, type Scheduler, type SchedulerDraw } from "./scheduler";
+import { createScheduler, type Scheduler, type SchedulerDraw, type SchedulerState } from "./scheduler";
 import { schedulerInputs } from "./scheduler-inputs";
 import type { Phase2 } from "./sgdl";
 import { createWeighting, psiTensors, weights, weightsOf, type WeightingNet } from "./weighting";
@@ -49,6 +57,8 @@ interface State {
   metaOptimizer: Adam;
   metaLr: number;
   batches: MemorizedBatches;
+  /** The memorized batches' negative sampler's stream. */
+  samplerRng: Rng;
   memorizedSize: number;
   scheduler: Scheduler | null;
   schedulerRng: Rng;
@@ -67,6 +77,21 @@ export function weightingCurve(net: WeightingNet, maxLoss: number, points = FIGU
   return { loss: Array.from(grid), weight: Array.from(weightsOf(net, grid)) };
 }
 
+/** Figure 5's kept samples and curve from a state. */
+function readFigure5(r: StateReader): NonNullable<State["figure5"]> {
+  const loss = r.nums("loss");
+  const same = (key: string, n: number): number[] => r.nums(key, n);
+  const curveLoss = r.nums("curveLoss");
+  return {
+    epoch: r.int("epoch", 1),
+    loss,
+    weight: same("weight", loss.length),
+    noisy: same("noisy", loss.length),
+    curveLoss,
+    curveWeight: same("curveWeight", curveLoss.length),
+  };
+}
+
 /** SGDL's Phase II with the given options (the `sgdl` method's). */
 export function createPhase2(o: SgdlOptions): Phase2 {
   let s: State | null = null;
@@ -75,14 +100,20 @@ export function createPhase2(o: SgdlOptions): Phase2 {
     return s;
   };
 
+  /** A new scheduler with `columns` features, phi drawn from rng. */
+  const newScheduler = (columns: number, rng: Rng): Scheduler => createScheduler({ kind: o.scheduler, features: columns, lr: o.scheduleLr }, rng);
+
   /** The scheduler, built at the first step when the number of feature columns is known. */
   const schedulerFor = (st: State, columns: number): Scheduler => {
     if (st.scheduler === null) {
-      st.scheduler = createScheduler({ kind: o.scheduler, features: columns, lr: o.scheduleLr }, st.schedulerRng);
+      st.scheduler = newScheduler(columns, st.schedulerRng);
       st.featureColumns = columns;
     }
     return st.scheduler;
   };
+
+  /** A weighting net of the options' shape (psi drawn from rng). */
+  const newNet = (rng: Rng): WeightingNet => createWeighting({ hidden: o.weightingHidden, init: o.weightingInit, bias: true }, rng);
 
   /** Steps 2-4 of a step (module doc). */
   const selfGuidedStep = (st: State, batch: Batch, ctx: TrainContext): StepResult => {
@@ -122,7 +153,7 @@ export function createPhase2(o: SgdlOptions): Phase2 {
       if (draw !== undefined && st.scheduler !== null) {
         if (res.selectionGrad !== null) st.scheduler.trainFromSelectionGrad(draw, res.selectionGrad);
         st.scheduler.advance();
-        st.stats.addSelection(selectedIndices(draw.selection), mem.noisy);
+        st.stats.addSelection(draw.picks, mem.noisy); // the draws' picks (Eq. 12), as S's one-hot columns
       }
       const noise = Int8Array.from({ length: exampleCount(batch) }, (_, n) => rowNoise(ctx.dataset.train, batch, n));
       st.stats.addWeights(res.losses, res.weights, noise);
@@ -138,12 +169,15 @@ export function createPhase2(o: SgdlOptions): Phase2 {
     start(ctx: TrainContext, memorized: Interactions): void {
       const rng = ctx.rng.fork();
       const metaLr = o.metaLr > 0 ? o.metaLr : ctx.optimizer.lr; // paper: eta2 = eta1
+      const net = newNet(rng.fork());
+      const samplerRng = rng.fork();
       s = {
         rng,
-        net: createWeighting({ hidden: o.weightingHidden, init: o.weightingInit, bias: true }, rng.fork()),
+        net,
         metaOptimizer: new Adam({ lr: metaLr }),
         metaLr,
-        batches: new MemorizedBatches(memorized, ctx.model.loss, new NegativeSampler(ctx.dataset.train, rng.fork()), rng.fork()),
+        batches: new MemorizedBatches(memorized, ctx.model.loss, new NegativeSampler(ctx.dataset.train, samplerRng), rng.fork()),
+        samplerRng,
         memorizedSize: memorized.indptr[memorized.nUsers],
         scheduler: null,
         schedulerRng: rng.fork(),
@@ -153,6 +187,73 @@ export function createPhase2(o: SgdlOptions): Phase2 {
         epochs: 0,
         figure5: null,
         featureColumns: 0,
+      };
+    },
+
+    exportState(w: StateWriter): void {
+      const st = state();
+      for (const [key, r] of [["rng", st.rng], ["samplerRng", st.samplerRng], ["schedulerRng", st.schedulerRng], ["gumbelRng", st.gumbelRng], ["statsRng", st.statsRng]] as const) w.rng(key, r);
+      const psi = w.child("psi");
+      for (const p of st.net.params.list()) psi.array(p.name, p.data);
+      w.pack("metaAdam", st.metaOptimizer.exportState(st.net.params));
+      w.set("metaLr", st.metaLr);
+      w.pack("batches", st.batches.exportState());
+      w.set("memorizedSize", st.memorizedSize);
+      w.set("featureColumns", st.featureColumns);
+      w.pack("scheduler", st.scheduler === null ? null : st.scheduler.exportState());
+      w.set("epochs", st.epochs);
+      w.pack("figure5", st.figure5);
+    },
+
+    importState(r: StateReader, ctx: TrainContext, memorized: Interactions): void {
+      const stream = (key: string): Rng => {
+        const x = new Rng(1);
+        r.rng(key, x);
+        return x;
+      };
+      const rng = stream("rng");
+      const samplerRng = stream("samplerRng");
+      const net = newNet(new Rng(1)); // psi comes from the state
+      const psi = r.child("psi");
+      for (const p of net.params.list()) p.data.set(psi.array(p.name, Float32Array, p.data.length));
+      const extra = psi.keys().filter((k) => !net.params.list().some((p) => p.name === k));
+      if (extra.length > 0) r.fail("psi", `has parameters the weighting net (hidden ${o.weightingHidden}) does not: ${extra.join(", ")}`);
+      const adam = r.adam("metaAdam");
+      const metaOptimizer = r.wrap("metaAdam", () => {
+        const a = new Adam({ lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps });
+        a.importState(adam, net.params);
+        return a;
+      });
+      const memorizedSize = r.int("memorizedSize", 1);
+      if (memorizedSize !== memorized.indptr[memorized.nUsers]) r.fail("memorizedSize", `is ${memorizedSize}, M at the memorization point has ${memorized.indptr[memorized.nUsers]}`);
+      const batches = new MemorizedBatches(memorized, ctx.model.loss, new NegativeSampler(ctx.dataset.train, samplerRng), new Rng(1));
+      const saved = r.unpack("batches");
+      r.wrap("batches", () => batches.importState(saved as MemorizedBatchesState));
+      const featureColumns = r.int("featureColumns");
+      let scheduler: Scheduler | null = null;
+      if (r.has("scheduler")) {
+        if (featureColumns < 1) r.fail("featureColumns", `is ${featureColumns}, but a scheduler was saved`);
+        const sch = newScheduler(featureColumns, new Rng(1)); // phi comes from the state
+        const value = r.unpack("scheduler");
+        r.wrap("scheduler", () => sch.importState(value as SchedulerState));
+        scheduler = sch;
+      }
+      s = {
+        rng,
+        net,
+        metaOptimizer,
+        metaLr: r.num("metaLr"),
+        batches,
+        samplerRng,
+        memorizedSize,
+        scheduler,
+        schedulerRng: stream("schedulerRng"),
+        gumbelRng: stream("gumbelRng"),
+        statsRng: stream("statsRng"),
+        stats: new Phase2EpochStats(0, rng),
+        epochs: r.int("epochs"),
+        figure5: r.has("figure5") ? readFigure5(r.child("figure5")) : null,
+        featureColumns,
       };
     },
 

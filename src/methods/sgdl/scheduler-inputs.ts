@@ -7,13 +7,16 @@
  * come from one backward pass per point (cosine-features.ts says which
  * parameters they cover); no gradient flows back into these features.
  * Linear graph models (Model.linearRows) on BPR batches take the exact closed
- * form of linear-meta.ts instead (path "auto"; "general" forces the passes).
+ * form of linear-meta.ts instead, models with per-sample gradient factors
+ * (Model.perSampleGradients) that of factored-meta.ts (path "auto"; "general"
+ * forces the passes). Only the factored path can also cover dense leaves.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, ForwardMode, Model } from "../../models/model";
 import type { ParamStore } from "../../models/ops/embedding-table";
 import { makeLeaves } from "../../training/step";
 import { perSampleGradientCosines, perSampleSource, schedulerFeatures } from "./cosine-features";
+import { factoredSchedulerInputs, type FactoredCosineOptions } from "./factored-meta";
 import { linearRowsFor, linearSchedulerInputs } from "./linear-meta";
 import { assumedLeaves, type WeightsOf } from "./meta-step";
 
@@ -25,7 +28,7 @@ export type SchedulerInputs = {
   losses: Float32Array;
 };
 
-/** Loss and gradient cosine(s) of every memorized sample between theta and theta_hat (from `source`); `mode` gives a fresh forward mode per pass; `path` as MetaStepInputs.path. */
+/** Loss and gradient cosine(s) of every memorized sample between theta and theta_hat (from `source`); `mode` gives a fresh forward mode per pass; `path` as MetaStepInputs.path; `opts.coverDense` needs the factored path. */
 export function schedulerInputs(
   model: Model,
   params: ParamStore,
@@ -36,8 +39,14 @@ export function schedulerInputs(
   cosine: "all" | "group",
   mode: () => ForwardMode,
   path: "auto" | "general" = "auto",
+  opts: FactoredCosineOptions = {},
 ): SchedulerInputs {
-  if (path !== "general" && linearRowsFor(model, [source, memorized]) !== null) return linearSchedulerInputs(model, params, source, memorized, weightsOf, eta1, cosine);
+  if (path !== "general" && opts.coverDense !== true && linearRowsFor(model, [source, memorized]) !== null) return linearSchedulerInputs(model, params, source, memorized, weightsOf, eta1, cosine);
+  if (path !== "general" && model.perSampleGradients !== undefined) {
+    const fast = factoredSchedulerInputs(model, params, source, memorized, weightsOf, eta1, cosine, mode, opts);
+    if (fast !== null) return fast;
+  }
+  if (opts.coverDense === true) throw new Error(`scheduler inputs: covering dense leaves needs per-sample gradient factors (model '${model.name}' has none here, or path is "general")`);
   return tf.tidy(() => {
     const specs = model.leaves(memorized);
     const { tensors } = makeLeaves(params, specs);

@@ -31,50 +31,35 @@
  *   similarity and loss value) and pick top-F", F = B/2); the F highest scores
  *   are selected once (ties: lower index first). Rule "low-loss" uses
  *   (1 - minmax(loss)) instead, i.e. low loss and high similarity first.
+ *
+ * Two paths compute the same functions. logits/probabilities/select/train
+ * are tf ops on leaf tensors, for differentiating any loss. The per-step
+ * Phase II path, draw + trainFromSelectionGrad + advance, runs on typed
+ * arrays (scheduler-net.ts: fused LSTM gates, one or two matrix products per
+ * cell; the softmax, the Gumbel draws and their backward pass in closed form
+ * in float64, gumbel.ts), keeps the draw's forward pass for its backward pass
+ * and agrees with the tf path to float32 rounding. The one visible difference:
+ * the read-out bias (lstm out.b, mlp mlp.b2, lstm1 fc2.b; likewise an mlp
+ * hidden unit's bias while the unit is active on every row) shifts all logits
+ * alike, so its gradient is exactly zero (softmax is shift-invariant); tf's
+ * float32 sums leave ~1e-8 of rounding there, which Adam's normalised step
+ * turns into a drift of up to lr per step, while here it stays ~1e-17 and the
+ * bias stays put. It changes neither pi nor S.
+ * exportState/importState give and take the whole state (scheduler-state.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LeafTensors } from "../../models/model";
 import { paramTensor, ParamStore, type Param } from "../../models/ops/embedding-table";
 import { Adam, type ParamGradient } from "../../training/adam";
 import type { Rng } from "../../util/rng";
-import { gumbelNoise, gumbelSelectWithNoise } from "./gumbel";
-import { addLstmCell, lstmCell, type LstmCellSpec } from "./lstm";
+import { gumbelBackward, gumbelNoise, gumbelPicks, gumbelSelectWithNoise, oneHotRows } from "./gumbel";
+import { addLstmCell, lstmCell } from "./lstm";
+import { checkSchedulerConfig, schedulerDefaults, type SchedulerConfig, type SchedulerKind } from "./scheduler-config";
+import { lstm1Cells, lstmSpec, netForward, type NetPass } from "./scheduler-net";
+import { checkSchedulerState, SCHEDULER_STATE_FORMAT, StateStore, type PendingState, type SchedulerState } from "./scheduler-state";
 
-export type SchedulerKind = "lstm" | "lstm1" | "mlp" | "topf";
-export const SCHEDULER_KINDS: readonly SchedulerKind[] = ["lstm", "lstm1", "mlp", "topf"];
-
-export interface SchedulerConfig {
-  kind: SchedulerKind;
-  /** Features per memorized sample F: [loss, cosine(s)...]; paper 2, official code 3. */
-  features: number;
-  /** Hidden size: lstm and mlp 64 (paper 4.1.4), lstm1 10 (code). */
-  hidden: number;
-  /** Adam learning rate of phi (code `schedule_lr`: 5e-3 at HEAD, 1e-3 before). */
-  lr: number;
-  /** Re-draw phi and its Adam at every Phase II epoch: lstm1 true (code), the others false. */
-  reinitEachEpoch: boolean;
-  /** lstm: carry the state per memorized sample id ("sample") or per batch row ("position"). */
-  stateKey: "sample" | "position";
-  /** topf: fraction of the memorized batch selected (paper: half). */
-  topfFraction: number;
-  /** topf: "sum" = minmax(loss) + minmax(cos) (paper's wording); "low-loss" = (1 - minmax(loss)) + minmax(cos). */
-  topfRule: "sum" | "low-loss";
-}
-
-/** The defaults of a variant. */
-export function schedulerDefaults(kind: SchedulerKind): SchedulerConfig {
-  if (!SCHEDULER_KINDS.includes(kind)) throw new Error(`scheduler kind must be one of ${SCHEDULER_KINDS.join(", ")}, got '${String(kind)}'`);
-  return {
-    kind,
-    features: kind === "lstm1" ? 3 : 2,
-    hidden: kind === "lstm1" ? 10 : 64,
-    lr: 1e-3,
-    reinitEachEpoch: kind === "lstm1",
-    stateKey: "sample",
-    topfFraction: 0.5,
-    topfRule: "sum",
-  };
-}
+export { SCHEDULER_KINDS, schedulerDefaults, type SchedulerConfig, type SchedulerKind } from "./scheduler-config";
+export type { CarriedState, PendingState, SchedulerState } from "./scheduler-state";
 
 /** How a selection is drawn. */
 export interface SelectOptions {
@@ -98,6 +83,20 @@ export interface SchedulerDraw {
   ids?: Int32Array;
   /** S [draws x B] (topf: [F x B]), a constant; the caller disposes it. */
   selection: tf.Tensor2D;
+  /** The column picked by each row of S. */
+  picks: Int32Array;
+  /** o [B] at the draw (Eq. 10; topf: its scores). */
+  logits: Float32Array;
+  /** pi = softmax(o) [B] (Eq. 11). */
+  probabilities: Float32Array;
+}
+
+/** A draw's forward pass, kept for its backward pass until phi or the carried state changes. */
+interface KeptPass {
+  draw: SchedulerDraw;
+  pass: NetPass;
+  logPi: Float64Array;
+  pending: PendingState | null;
 }
 
 /** A scheduler variant with its own parameters (phi) and optimizer. */
@@ -107,10 +106,12 @@ export class Scheduler {
   readonly params: ParamStore;
   private adam: Adam;
   private readonly state: StateStore | null;
-  private pending: { keys: Int32Array; h: Float32Array; c: Float32Array } | null = null;
+  private pending: PendingState | null = null;
+  /** The last draw's forward pass; dropped whenever phi or the carried state changes. */
+  private kept: KeptPass | null = null;
 
   constructor(config: SchedulerConfig, rng: Rng) {
-    checkConfig(config);
+    checkSchedulerConfig(config);
     this.config = { ...config };
     this.params = buildParams(this.config, rng);
     this.adam = new Adam({ lr: config.lr });
@@ -131,8 +132,7 @@ export class Scheduler {
   /** o_m [B] for features [B x F] at the leaves (Eq. 10); lstm reads the carried state of the rows' ids. */
   logits(features: tf.Tensor2D, leaves: LeafTensors, ids?: Int32Array): tf.Tensor1D {
     const [b, f] = features.shape;
-    if (f !== this.config.features) throw new Error(`scheduler '${this.kind}': features have ${f} columns, configured for ${this.config.features}`);
-    if (b < 1) throw new Error(`scheduler '${this.kind}': empty memorized batch`);
+    this.checkShape(b, f);
     switch (this.config.kind) {
       case "topf":
         return tf.tensor1d(topfScores(features.dataSync() as Float32Array, b, f, this.config.topfRule));
@@ -178,13 +178,28 @@ export class Scheduler {
   /**
    * A selection at the current phi as a constant, with what is needed to
    * replay it: for a caller that takes d(meta loss)/dS elsewhere (meta-step's
-   * selectionGrad) and then calls trainFromSelectionGrad.
+   * selectionGrad) and then calls trainFromSelectionGrad. Eq. 10-12 on typed
+   * arrays (the module doc); lstm computes the next state (advance() commits it).
    */
   draw(features: tf.Tensor2D, opts: SelectOptions): SchedulerDraw {
-    const noise = gumbelNoise(opts.draws, features.shape[0], opts.rng);
+    const [b, f] = features.shape;
+    const noise = gumbelNoise(opts.draws, b, opts.rng);
     const x = (features.dataSync() as Float32Array).slice();
-    const selection = tf.tidy(() => this.selectWith(features, this.leaves(), noise, opts.tau, opts.ids));
-    return { features: x, shape: [features.shape[0], features.shape[1]], noise, tau: opts.tau, ids: opts.ids, selection };
+    const shape: [number, number] = [b, f];
+    if (this.config.kind === "topf") {
+      this.checkShape(b, f);
+      const selection = tf.tidy(() => this.selectWith(features, {}, noise, opts.tau, opts.ids));
+      const scores = topfScores(x, b, f, this.config.topfRule);
+      const picks = topfSelection(x, b, f, this.config.topfFraction, this.config.topfRule);
+      return { features: x, shape, noise, tau: opts.tau, ids: opts.ids, selection, picks, logits: scores, probabilities: new Float32Array(softmaxOf(logSoftmax(new Float64Array(scores)))) };
+    }
+    const { pass, pending } = this.forward(x, b, f, opts.ids);
+    const logPi = logSoftmax(pass.logits); // Eq. 11
+    const picks = gumbelPicks(logPi, noise, opts.tau); // Eq. 12, forward value
+    const selection = tf.tensor2d(oneHotRows(picks, b), [opts.draws, b]);
+    const d: SchedulerDraw = { features: x, shape, noise, tau: opts.tau, ids: opts.ids, selection, picks, logits: new Float32Array(pass.logits), probabilities: new Float32Array(softmaxOf(logPi)) };
+    this.kept = { draw: d, pass, logPi, pending };
+    return d;
   }
 
   /**
@@ -194,13 +209,51 @@ export class Scheduler {
    * Call before advance() and before any other logits() call on new features.
    */
   trainFromSelectionGrad(d: SchedulerDraw, grad: Float32Array): void {
+    const grads = this.selectionGradients(d, grad);
+    if (this.kind !== "topf") this.applyGradients(grads);
+  }
+
+  /**
+   * phi's gradient of sum(G * S) for a draw, by parameter name (what
+   * trainFromSelectionGrad steps on): dL/dS -> dL/dlog pi in closed form
+   * (gumbel.ts) -> dL/do through log-softmax -> phi (scheduler-net.ts).
+   * Uses the draw's forward pass while phi and the carried state are unchanged
+   * since the draw (changes through this class: Adam steps, advance, reset,
+   * clearState, importState; write phi's values directly only between
+   * steps), else recomputes it as a replay at the current phi would; lstm's
+   * uncommitted state is then the draw's. topf: no parameters, {}.
+   */
+  selectionGradients(d: SchedulerDraw, grad: Float32Array): Record<string, Float32Array> {
     const [rows, b] = d.selection.shape;
     if (grad.length !== rows * b) throw new Error(`scheduler: selection gradient has ${grad.length} values, the selection is ${rows} x ${b}`);
-    if (this.kind === "topf") return;
-    this.train((leaves) => {
-      const s = this.selectWith(tf.tensor2d(d.features, d.shape), leaves, d.noise, d.tau, d.ids);
-      return tf.sum(tf.mul(s, tf.tensor2d(grad, [rows, b]))) as tf.Scalar;
-    });
+    if (this.kind === "topf") return {};
+    let k = this.kept;
+    if (k === null || k.draw !== d) {
+      const { pass, pending } = this.forward(d.features, d.shape[0], d.shape[1], d.ids);
+      k = { draw: d, pass, logPi: logSoftmax(pass.logits), pending };
+      this.kept = k;
+    } else {
+      this.pending = k.pending;
+    }
+    const dLogPi = gumbelBackward(k.logPi, d.noise, d.tau, grad); // Eq. 12's straight-through backward
+    return k.pass.backward(logSoftmaxBackward(k.logPi, dLogPi));
+  }
+
+  /** phi's typed-array forward pass on features x [B x F]; lstm reads the rows' carried state and sets the pending one. */
+  private forward(x: Float32Array, b: number, f: number, ids?: Int32Array): { pass: NetPass; pending: PendingState | null } {
+    this.checkShape(b, f);
+    for (let k = 0; k < x.length; k++) {
+      if (!Number.isFinite(x[k])) throw new Error(`scheduler '${this.kind}': feature [${Math.floor(k / f)}, ${k % f}] is ${x[k]}`);
+    }
+    const kind = this.config.kind;
+    if (kind === "topf") throw new Error("scheduler 'topf' has no forward pass");
+    const shape = { kind, features: f, hidden: this.config.hidden };
+    if (this.state === null) return { pass: netForward(shape, this.params, x, b, null), pending: null };
+    const keys = this.stateKeys(b, ids).slice();
+    const pass = netForward(shape, this.params, x, b, this.state.read(keys));
+    const next = pass.next as { h: Float32Array; c: Float32Array };
+    this.pending = { keys, h: next.h, c: next.c };
+    return { pass, pending: this.pending };
   }
 
   /** The selection with given Gumbel noise (topf ignores it). */
@@ -213,17 +266,19 @@ export class Scheduler {
     return gumbelSelectWithNoise(tf.logSoftmax(this.logits(features, leaves, ids)) as tf.Tensor1D, noise, tau);
   }
 
-  /** lstm: commits the state computed by the last logits() call (once per step); the other variants keep no state. */
+  /** lstm: commits the state computed by the last forward pass (draw, selectionGradients or logits; once per step); the other variants keep no state. */
   advance(): void {
     if (this.state === null || this.pending === null) return;
     this.state.write(this.pending.keys, this.pending.h, this.pending.c);
     this.pending = null;
+    this.changed();
   }
 
   /** lstm: forgets every carried state (zero for all ids); the weights stay. */
   clearState(): void {
     this.state?.clear();
     this.pending = null;
+    this.changed();
   }
 
   /** At the start of each Phase II epoch: re-draws phi and its Adam when reinitEachEpoch (lstm1 by default). */
@@ -238,6 +293,36 @@ export class Scheduler {
     this.state?.clear();
     this.pending = null;
     this.adam = new Adam({ lr: this.config.lr });
+    this.changed();
+  }
+
+  /** A copy of everything a resumed run needs (scheduler-state.ts): config, phi, its Adam, the carried and the uncommitted state. */
+  exportState(): SchedulerState {
+    const p = this.pending;
+    return {
+      format: SCHEDULER_STATE_FORMAT,
+      config: { ...this.config },
+      params: this.params.list().map((q) => ({ name: q.name, shape: [...q.shape], data: q.data.slice() })),
+      adam: this.adam.exportState(this.params),
+      carried: this.state === null ? null : this.state.exportState(),
+      pending: p === null ? null : { keys: p.keys.slice(), h: p.h.slice(), c: p.c.slice() },
+    };
+  }
+
+  /** Continues from a state given by exportState of a scheduler with the same config; throws naming the field on a mismatch (nothing changes then). */
+  importState(s: SchedulerState): void {
+    checkSchedulerState(s, this.config, this.params);
+    const adam = new Adam({ lr: this.config.lr });
+    try {
+      adam.importState(s.adam, this.params);
+    } catch (err) {
+      throw new Error(`scheduler.importState: adam: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.params.list().forEach((q, j) => q.data.set(s.params[j].data));
+    this.adam = adam;
+    if (this.state !== null && s.carried !== null) this.state.importState(s.carried);
+    this.pending = s.pending === null ? null : { keys: s.pending.keys.slice(), h: s.pending.h.slice(), c: s.pending.c.slice() };
+    this.changed();
   }
 
   /** One Adam step of phi from gradients w.r.t. the leaves, by parameter name (every parameter must be given). */
@@ -248,6 +333,7 @@ export class Scheduler {
       return [p, { kind: "dense", grad: g }];
     });
     if (step.length > 0) this.adam.step(step);
+    this.changed();
   }
 
   /** Minimises loss(leaves) by one Adam step of phi; returns the loss value before the step. */
@@ -269,9 +355,24 @@ export class Scheduler {
     return value;
   }
 
+  /** Marks phi or the carried state as changed: the kept forward pass is stale. */
+  private changed(): void {
+    this.kept = null;
+  }
+
+  /** Throws unless features [b x f] fit the config. */
+  private checkShape(b: number, f: number): void {
+    if (f !== this.config.features) throw new Error(`scheduler '${this.kind}': features have ${f} columns, configured for ${this.config.features}`);
+    if (b < 1) throw new Error(`scheduler '${this.kind}': empty memorized batch`);
+  }
+
   /** The carried-state keys of a batch: ids (stateKey "sample") or row positions. */
   private stateKeys(b: number, ids?: Int32Array): Int32Array {
-    if (this.config.stateKey === "position") return Int32Array.from({ length: b }, (_, n) => n);
+    if (this.config.stateKey === "position") {
+      const keys = new Int32Array(b);
+      for (let n = 0; n < b; n++) keys[n] = n;
+      return keys;
+    }
     if (ids === undefined) throw new Error("scheduler 'lstm' with stateKey 'sample' needs the memorized-sample ids of the batch rows");
     if (ids.length !== b) throw new Error(`scheduler 'lstm': ${ids.length} ids for ${b} rows`);
     for (const id of ids) if (!(Number.isInteger(id) && id >= 0)) throw new Error(`scheduler 'lstm': sample id ${id} is not a non-negative integer`);
@@ -317,18 +418,26 @@ function minMax(x: Float64Array): Float64Array {
   return hi > lo ? x.map((v) => (v - lo) / (hi - lo)) : new Float64Array(x.length);
 }
 
-/** The paper's LSTM cell. */
-function lstmSpec(c: SchedulerConfig): LstmCellSpec {
-  return { name: "lstm", input: c.features, hidden: c.hidden, biases: 1 };
+/** log pi = log softmax(o) in float64 (Eq. 11). */
+function logSoftmax(o: Float64Array): Float64Array {
+  let top = -Infinity;
+  for (const v of o) top = Math.max(top, v);
+  let sum = 0;
+  for (const v of o) sum += Math.exp(v - top);
+  const shift = top + Math.log(sum);
+  return o.map((v) => v - shift);
 }
 
-/** The official code's four cells and what each reads: loss LSTM and gradient LSTM, forward and backward direction each. */
-function lstm1Cells(c: SchedulerConfig): Array<{ spec: LstmCellSpec; input: "loss" | "cos" }> {
-  const cell = (name: string, input: "loss" | "cos"): { spec: LstmCellSpec; input: "loss" | "cos" } => ({
-    spec: { name, input: input === "loss" ? 1 : c.features - 1, hidden: c.hidden, biases: 2 },
-    input,
-  });
-  return [cell("lossLstm.fwd", "loss"), cell("lossLstm.bwd", "loss"), cell("gradLstm.fwd", "cos"), cell("gradLstm.bwd", "cos")];
+/** pi from log pi. */
+function softmaxOf(logPi: Float64Array): Float64Array {
+  return logPi.map(Math.exp);
+}
+
+/** dL/do from dL/dlog pi through log-softmax: dL/do_m = dL/dlogPi_m - pi_m sum_k dL/dlogPi_k. */
+function logSoftmaxBackward(logPi: Float64Array, dLogPi: Float64Array): Float64Array {
+  let total = 0;
+  for (const v of dLogPi) total += v;
+  return dLogPi.map((v, m) => v - Math.exp(logPi[m]) * total);
 }
 
 /** phi of a variant, drawn from rng. */
@@ -365,66 +474,8 @@ function buildParams(c: SchedulerConfig, rng: Rng): ParamStore {
   return s;
 }
 
-function checkConfig(c: SchedulerConfig): void {
-  if (!SCHEDULER_KINDS.includes(c.kind)) throw new Error(`scheduler kind must be one of ${SCHEDULER_KINDS.join(", ")}, got '${String(c.kind)}'`);
-  const minF = c.kind === "lstm1" ? 2 : 1;
-  if (!Number.isInteger(c.features) || c.features < minF) throw new RangeError(`scheduler '${c.kind}': features must be an integer >= ${minF}, got ${c.features}`);
-  if (!Number.isInteger(c.hidden) || c.hidden < 1) throw new RangeError(`scheduler '${c.kind}': hidden must be a positive integer, got ${c.hidden}`);
-  if (!(c.lr > 0)) throw new RangeError(`scheduler '${c.kind}': lr must be positive, got ${c.lr}`);
-  if (!(c.topfFraction > 0 && c.topfFraction <= 1)) throw new RangeError(`scheduler: topfFraction must be in (0, 1], got ${c.topfFraction}`);
-  if (c.topfRule !== "sum" && c.topfRule !== "low-loss") throw new RangeError(`scheduler: topfRule must be 'sum' or 'low-loss', got '${String(c.topfRule)}'`);
-  if (c.stateKey !== "sample" && c.stateKey !== "position") throw new RangeError(`scheduler: stateKey must be 'sample' or 'position', got '${String(c.stateKey)}'`);
-}
-
 function leafOf(leaves: LeafTensors, key: string): tf.Tensor2D {
   const t = leaves[key];
   if (t === undefined) throw new Error(`scheduler: no leaf '${key}' (have: ${Object.keys(leaves).join(", ")})`);
   return t as tf.Tensor2D;
-}
-
-/** The lstm variant's carried (h, c) per key, zero for keys never written; grows as keys appear. */
-class StateStore {
-  private h = new Float32Array(0);
-  private c = new Float32Array(0);
-
-  constructor(private readonly hidden: number) {}
-
-  /** The rows of the given keys [keys.length x H] each. */
-  read(keys: Int32Array): { h: Float32Array; c: Float32Array } {
-    const H = this.hidden;
-    const h = new Float32Array(keys.length * H);
-    const c = new Float32Array(keys.length * H);
-    keys.forEach((k, n) => {
-      if ((k + 1) * H <= this.h.length) {
-        h.set(this.h.subarray(k * H, (k + 1) * H), n * H);
-        c.set(this.c.subarray(k * H, (k + 1) * H), n * H);
-      }
-    });
-    return { h, c };
-  }
-
-  /** Stores rows h, c [keys.length x H] under the keys (a repeated key keeps its last row). */
-  write(keys: Int32Array, h: Float32Array, c: Float32Array): void {
-    const H = this.hidden;
-    let max = -1;
-    for (const k of keys) max = Math.max(max, k);
-    if ((max + 1) * H > this.h.length) {
-      const cap = Math.max(max + 1, 2 * (this.h.length / H)) * H;
-      const h2 = new Float32Array(cap);
-      const c2 = new Float32Array(cap);
-      h2.set(this.h);
-      c2.set(this.c);
-      this.h = h2;
-      this.c = c2;
-    }
-    keys.forEach((k, n) => {
-      this.h.set(h.subarray(n * H, (n + 1) * H), k * H);
-      this.c.set(c.subarray(n * H, (n + 1) * H), k * H);
-    });
-  }
-
-  clear(): void {
-    this.h = new Float32Array(0);
-    this.c = new Float32Array(0);
-  }
 }

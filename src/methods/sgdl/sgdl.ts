@@ -18,10 +18,19 @@
  * Up to the switch epoch such a run trains exactly as the switching run with
  * the same options (tracking has its own random stream), so its log also
  * gives the switch epoch under any Table 4 shift (switchEpochFromLog).
+ *
+ * Resumable: a checkpoint is saved after EVERY epoch (checkpointAfter), in
+ * Phase I too although Phase I does not validate, so a killed run loses at
+ * most one epoch. The method's state (exportState) is the switch (epoch,
+ * sigma_hat, phase, base lr, options), Phase I's (phase1.ts: memorization
+ * histories, switch rule, observations, Figure 4, its streams) and from the
+ * switch on Phase II's (phase2.ts). A Phase II without exportState/importState
+ * makes the method not resumable.
  */
 import type { Interactions } from "../../data/interactions";
 import type { FieldValue } from "../../training/events";
 import type { EpochVerdict, Method, TrainContext } from "../../training/method";
+import { StateReader, StateWriter, type MethodState } from "../../training/method-state";
 import { meanObjective } from "../../training/step";
 import { parseSgdlOptions, plainSgdlOptions, type PlainOptions, type SgdlOptions } from "./options";
 import { Phase1, type Phase1Observation } from "./phase1";
@@ -31,9 +40,13 @@ export const PHASE_MEMORIZATION = "memorization";
 export const PHASE_SELF_GUIDED = "self-guided";
 
 /** Phase II as a later issue supplies it: started once at the switch, then it answers the method's hooks. */
-export interface Phase2 extends Omit<Method, "name" | "init"> {
+export interface Phase2 extends Omit<Method, "name" | "init" | "resumable" | "exportState" | "importState" | "checkpointAfter"> {
   /** At the switch (after the switch epoch's Phase I work): memorized = M_{t_m} as its own CSR split. */
   start(ctx: TrainContext, memorized: Interactions, phase1: Phase1): void | Promise<void>;
+  /** Writes Phase II's state after an epoch (for a checkpoint); called only after start. */
+  exportState?(w: StateWriter): void;
+  /** On a resumed run, instead of start: Phase II's state from exportState, with M_{t_m} as start got it; throws a MethodStateError naming the field. */
+  importState?(r: StateReader, ctx: TrainContext, memorized: Interactions): void;
 }
 
 /** The sgdl Method with access to its Phase I state (for tests and notebooks). */
@@ -82,6 +95,7 @@ export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, ph
 
   const method: SgdlMethod = {
     name: "sgdl",
+    resumable: phase2 === undefined || (phase2.exportState !== undefined && phase2.importState !== undefined),
     options: o,
     get phase1() {
       return phase1;
@@ -141,6 +155,48 @@ export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, ph
       inPhase2 = true;
       ctx.phase = PHASE_SELF_GUIDED;
       return { fields };
+    },
+
+    checkpointAfter(): boolean {
+      return true; // Phase I does not validate, and its epochs must not be lost either
+    },
+
+    exportState(): MethodState {
+      if (phase1 === null) throw new Error("sgdl: exportState before init");
+      const w = new StateWriter();
+      w.set("options", plainSgdlOptions(o));
+      w.set("baseLr", baseLr);
+      w.set("switchEpoch", switchEpoch);
+      w.set("noiseRateAtSwitch", noiseRateAtSwitch);
+      w.set("inPhase2", inPhase2);
+      w.set("stoppedAtSwitch", stoppedAtSwitch);
+      phase1.exportState(w.child("phase1"));
+      if (inPhase2 && phase2 !== undefined && phase2.exportState) phase2.exportState(w.child("phase2"));
+      return w.state();
+    },
+
+    importState(state: MethodState, ctx: TrainContext): void {
+      if (phase1 === null) throw new Error("sgdl: importState before init");
+      const r = new StateReader(state);
+      const opts = r.child("options");
+      for (const [k, v] of Object.entries(plainSgdlOptions(o))) {
+        if (opts.raw(k) !== v) opts.fail(k, `is ${JSON.stringify(opts.raw(k))}, this run's sgdl option is ${JSON.stringify(v)}`);
+      }
+      const saved = { baseLr: r.num("baseLr"), switchEpoch: r.intOrNull("switchEpoch", 1), noiseRateAtSwitch: r.numOrNull("noiseRateAtSwitch"), inPhase2: r.bool("inPhase2"), stoppedAtSwitch: r.bool("stoppedAtSwitch") };
+      if (saved.inPhase2 && (phase2 === undefined || saved.switchEpoch === null)) r.fail("inPhase2", "is true, but this run has no Phase II or no switch epoch");
+      if (saved.stoppedAtSwitch && saved.switchEpoch === null) r.fail("stoppedAtSwitch", "is true without a switch epoch");
+      phase1.importState(r.child("phase1"));
+      if (saved.switchEpoch !== null && saved.switchEpoch !== phase1.memorizationPoint) r.fail("switchEpoch", `is ${saved.switchEpoch}, Phase I's memorization point ${phase1.memorizationPoint}`);
+      if (saved.inPhase2 && phase2 !== undefined && phase2.importState) {
+        const memorized = phase1.memorizedAtPoint();
+        if (memorized === null) return r.fail("inPhase2", "is true, but Phase I has no memorization point");
+        phase2.importState(r.child("phase2"), ctx, memorized);
+      }
+      baseLr = saved.baseLr;
+      switchEpoch = saved.switchEpoch;
+      noiseRateAtSwitch = saved.noiseRateAtSwitch;
+      inPhase2 = saved.inPhase2;
+      stoppedAtSwitch = saved.stoppedAtSwitch;
     },
 
     describe(): Record<string, FieldValue | null> {
