@@ -12,10 +12,17 @@
  * the closed form of methods/sgdl/linear-meta.ts ("auto"), for one with
  * per-sample gradient factors (NeuMF) that of methods/sgdl/factored-meta.ts;
  * the record then also times the general path (and for linear rows the
- * one-off P P^T). Every model's record times a whole Phase II step as
+ * one-off P P^T). For a model with factors the actual update (Eq. 9) is taken
+ * from them (methods/sgdl/factored-update.ts); the record also times the meta
+ * step with the autodiff actual update (metaAutodiffUpdateMs) and the actual
+ * update alone: from the step's kept factors, from recomputed ones, and by
+ * autodiff (actualFactoredMs, actualFactoredColdMs, actualAutodiffMs). Every model's record times a whole Phase II step as
  * phase2.ts runs it with the paper's options (scheduler inputs from the
  * training batch, one cosine, lstm draw, meta step with the selection and the
- * actual update, the scheduler's step), on each path.
+ * actual update, the scheduler's step), on each path (for factors also the
+ * fast path with the autodiff actual update: phase2FastAutodiffUpdate*), and splits its ratio
+ * as paper 3.3.4 does: self-guided learning (the meta step, Eq. 7-9) and the
+ * scheduler (inputs, draw, step).
  *   node --import tsx src/bench/meta-step.ts [--backend wasm|cpu] [--dataset NAME] [--models lightgcn,neumf] [--reps N] [--batch B] [--clock wall|cpu]
  * Default dataset: ml-100k-sgdl when present under SGDL_DATA_DIR, else synthetic.
  */
@@ -25,8 +32,10 @@ import { availableDatasets, loadDataset } from "../data/registry";
 import { NegativeSampler } from "../data/sampler";
 import { PAPER_LR } from "../experiments/presets";
 import * as tf from "@tensorflow/tfjs";
+import { forgetFactoredPoints } from "../methods/sgdl/factored-cache";
+import { factoredActualUpdate } from "../methods/sgdl/factored-update";
 import { operatorGram } from "../methods/sgdl/linear-meta";
-import { metaGradient, metaStep, resolveMetaOptions, type MetaStepInputs } from "../methods/sgdl/meta-step";
+import { metaGradient, metaStep, resolveMetaOptions, type ActualUpdatePath, type MetaStepInputs } from "../methods/sgdl/meta-step";
 import { createScheduler } from "../methods/sgdl/scheduler";
 import { schedulerInputs } from "../methods/sgdl/scheduler-inputs";
 import { createWeighting, psiTensors, weights, type WeightingNet } from "../methods/sgdl/weighting";
@@ -80,7 +89,7 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-/** The parts of one Phase II step (ms); actualUpdate is the part of meta spent in the actual update (Eq. 9, a plain gradient step). */
+/** The parts of one Phase II step (ms); actualUpdate is the part of meta spent in the actual update (Eq. 9: from factors, or a plain gradient step). */
 interface Phase2Times {
   inputs: number;
   draw: number;
@@ -98,6 +107,7 @@ function phase2Step(
   memorized: Batch,
   ids: Int32Array,
   path: "auto" | "general",
+  actualUpdate: ActualUpdatePath,
 ): Phase2Times {
   const t0 = now();
   const inp = schedulerInputs(env.model, env.params, train, memorized, (l) => weights(psiTensors(env.net.params), l), env.lr, "all", () => env.mode, path);
@@ -107,21 +117,14 @@ function phase2Step(
   const draw = scheduler.draw(features, { draws: b, tau: 0.05, rng, ids });
   features.dispose();
   const t2 = now();
-  let actualUpdate = 0;
-  const actualStep: MetaStepInputs["actualStep"] = (batch, objective) => {
-    const a0 = now();
-    const r = gradientStep(env.model, env.params, env.optimizer, batch, env.mode, objective);
-    actualUpdate = now() - a0;
-    return r;
-  };
-  const mi: MetaStepInputs = { ...env, train, memorized, selection: draw.selection, path, actualStep };
+  const mi: MetaStepInputs = { ...env, train, memorized, selection: draw.selection, path, actualUpdate, clock: now };
   const res = metaStep(mi, { eta1: env.lr, metaLr: env.lr });
   const t3 = now();
   if (res.selectionGrad !== null) scheduler.trainFromSelectionGrad(draw, res.selectionGrad);
   scheduler.advance();
   draw.selection.dispose();
   const t4 = now();
-  return { inputs: t1 - t0, draw: t2 - t1, meta: t3 - t2, actualUpdate, schedulerStep: t4 - t3 };
+  return { inputs: t1 - t0, draw: t2 - t1, meta: t3 - t2, actualUpdate: res.actualUpdateMs, schedulerStep: t4 - t3 };
 }
 
 /** Times plain, meta and frozen steps per model; one record per model. */
@@ -148,10 +151,12 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
     const examples = epochExamples(model.loss, ds.train, sampler);
     const batches = cutBatches(shuffleExamples(examples, rng.fork()), batchSize).filter((b) => b.users.length === batchSize);
     const memorized = cutBatches(shuffleExamples(examples, rng.fork()), batchSize).filter((b) => b.users.length === batchSize);
-    const times = { plain: [] as number[], meta: [] as number[], metaGrad: [] as number[], frozen: [] as number[], metaGeneral: [] as number[] };
+    const times = { plain: [] as number[], meta: [] as number[], metaAutodiff: [] as number[], metaGrad: [] as number[], frozen: [] as number[], metaGeneral: [] as number[] };
+    const actual = { kept: [] as number[], cold: [] as number[], autodiff: [] as number[] };
     const gradOptions = resolveMetaOptions({}, lr);
     const linear = model.linearRows !== undefined;
     const fast = linear || model.perSampleGradients !== undefined; // a fast path to compare with the general one
+    const factors = model.perSampleGradients !== undefined && model.perSampleGradients.applies(mode); // the actual update from factors
     let gramMs = 0;
     if (model.linearRows !== undefined) {
       const g0 = now();
@@ -170,22 +175,51 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       const t3 = now();
       metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode }, { weighting: "frozen" });
       const t4 = now();
-      if (fast) metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode, path: "general" });
+      if (fast) metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode, path: "general", actualUpdate: "autodiff" });
       const t5 = now();
+      if (factors) metaStep({ model, params, optimizer, net, metaOptimizer, train: b, memorized: m, mode, actualUpdate: "autodiff" });
+      const t6 = now();
       if (s < 3) continue; // warm-up
       times.plain.push(t1 - t0);
       times.meta.push(t2 - t1);
       times.metaGrad.push(t3 - t2);
       times.frozen.push(t4 - t3);
       if (fast) times.metaGeneral.push(t5 - t4);
+      if (factors) times.metaAutodiff.push(t6 - t5);
+    }
+    // the actual update alone (Eq. 9 with the current psi): from the kept factors of a step (a meta-gradient just took them), recomputed, by autodiff
+    if (factors) {
+      const wOf = (l: tf.Tensor1D): tf.Tensor1D => weights(psiTensors(net.params), l);
+      const weighted = (l: tf.Tensor1D): tf.Scalar => tf.tidy(() => tf.mean(tf.mul(wOf(l), l)) as tf.Scalar);
+      for (let s = 0; s < reps + 3; s++) {
+        const b = batches[s % batches.length];
+        metaGradient({ model, params, net, train: b, memorized: memorized[s % memorized.length], mode }, gradOptions);
+        const t0 = now();
+        const kept = factoredActualUpdate({ model, params, optimizer, train: b, mode }, wOf, true);
+        const t1 = now();
+        forgetFactoredPoints();
+        const t2 = now();
+        factoredActualUpdate({ model, params, optimizer, train: b, mode }, wOf);
+        const t3 = now();
+        gradientStep(model, params, optimizer, b, mode, weighted);
+        const t4 = now();
+        if (kept === null || !kept.kept) throw new Error("bench: the actual update found no kept factors after a meta-gradient");
+        if (s < 3) continue;
+        actual.kept.push(t1 - t0);
+        actual.cold.push(t3 - t2);
+        actual.autodiff.push(t4 - t3);
+      }
     }
     // whole Phase II steps (the model's fast path, and for models with one also the general path), against plain steps in between
-    const phase2: Partial<Record<"auto" | "general", Phase2Times>> = {};
+    const phase2: Record<string, Phase2Times> = {};
     let plain2 = 0;
     {
       const env = { model, params, optimizer, net, metaOptimizer, mode, lr };
       const plainTimes: number[] = [];
-      for (const path of fast ? (["auto", "general"] as const) : (["auto"] as const)) {
+      const variants: { tag: string; path: "auto" | "general"; update: ActualUpdatePath }[] = [{ tag: "Fast", path: "auto", update: "auto" }];
+      if (factors) variants.push({ tag: "FastAutodiffUpdate", path: "auto", update: "autodiff" });
+      if (fast) variants.push({ tag: "General", path: "general", update: "autodiff" });
+      for (const { tag, path, update } of variants) {
         const scheduler = createScheduler({ kind: "lstm", features: 2, lr: 1e-3 }, rng.fork());
         const drawRng = rng.fork();
         const parts: Phase2Times[] = [];
@@ -196,13 +230,13 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
           const t1 = now();
           const k = s % memorized.length; // memorized-sample ids: positions in M's shuffle
           const ids = Int32Array.from({ length: batchSize }, (_, j) => k * batchSize + j);
-          const p = phase2Step(env, scheduler, drawRng, b, memorized[k], ids, path);
+          const p = phase2Step(env, scheduler, drawRng, b, memorized[k], ids, path, update);
           if (s < 3) continue;
           plainTimes.push(t1 - t0);
           parts.push(p);
         }
         const med = (k: keyof Phase2Times): number => round(median(parts.map((x) => x[k])));
-        phase2[path] = { inputs: med("inputs"), draw: med("draw"), meta: med("meta"), actualUpdate: med("actualUpdate"), schedulerStep: med("schedulerStep") };
+        phase2[tag] = { inputs: med("inputs"), draw: med("draw"), meta: med("meta"), actualUpdate: med("actualUpdate"), schedulerStep: med("schedulerStep") };
       }
       plain2 = median(plainTimes);
     }
@@ -232,6 +266,14 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       rec.metaPath = linear ? "linear (closed form)" : "factored (per-sample gradients)";
       rec.metaGeneralMs = round(median(times.metaGeneral));
     }
+    if (factors) {
+      rec.actualUpdatePath = "factored";
+      rec.metaAutodiffUpdateMs = round(median(times.metaAutodiff));
+      rec.metaAutodiffUpdateRatio = round(median(times.metaAutodiff) / plainMs);
+      rec.actualFactoredMs = round(median(actual.kept));
+      rec.actualFactoredColdMs = round(median(actual.cold));
+      rec.actualAutodiffMs = round(median(actual.autodiff));
+    }
     if (linear) {
       const nodes = model.linearRows?.nodes ?? 0;
       rec.gramMs = round(gramMs, 0);
@@ -239,11 +281,8 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
     }
     rec.phase2PlainMs = round(plain2);
     {
-      for (const path of ["auto", "general"] as const) {
-        const p = phase2[path];
-        if (p === undefined) continue;
+      for (const [tag, p] of Object.entries(phase2)) {
         const total = p.inputs + p.draw + p.meta + p.schedulerStep;
-        const tag = path === "auto" ? "Fast" : "General";
         rec[`phase2${tag}InputsMs`] = p.inputs;
         rec[`phase2${tag}DrawMs`] = p.draw;
         rec[`phase2${tag}MetaMs`] = p.meta;
@@ -251,6 +290,10 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
         rec[`phase2${tag}SchedulerStepMs`] = p.schedulerStep;
         rec[`phase2${tag}Ms`] = round(total);
         rec[`phase2${tag}Ratio`] = round(total / plain2);
+        // paper 3.3.4's accounting: self-guided learning (Eq. 7-9: meta step with the actual update) is O(T), "no more
+        // than three times" normal training; the scheduler (its inputs, draw and step) is the separate O(|D| d l) term
+        rec[`phase2${tag}SelfGuidedRatio`] = round(p.meta / plain2);
+        rec[`phase2${tag}SchedulerRatio`] = round((p.inputs + p.draw + p.schedulerStep) / plain2);
         rec[`phase2${tag}EpochS`] = round((total * steps) / 1000, 1);
       }
     }

@@ -20,9 +20,10 @@ import { factoredPointStats, forgetFactoredPoints } from "../../src/methods/sgdl
 import { concatBatches } from "../../src/methods/sgdl/factored-points";
 import { metaGradient, resolveMetaOptions, type MetaGradient } from "../../src/methods/sgdl/meta-step";
 import { schedulerInputs } from "../../src/methods/sgdl/scheduler-inputs";
-import { createWeighting, psiTensors, weights, weightsOf, type WeightingNet } from "../../src/methods/sgdl/weighting";
+import { psiTensors, weights, weightsOf } from "../../src/methods/sgdl/weighting";
 import { objectiveGradients, perSampleLosses } from "../../src/training/step";
 import { Rng } from "../../src/util/rng";
+import { assertClose, assertSameGradient, relErr, spreadNet as net } from "./meta-compare";
 import { analyticGradient, fixedMode, type ParamVectors } from "../models/gradcheck";
 import { randomize } from "../models/model-fixtures";
 
@@ -40,44 +41,6 @@ const bce = (users: number[], items: number[], labels: number[]): Batch => ({ ki
 // users 0, 1 and items 2, 4 shared between the batches, user 1 and item 2 twice within TRAIN; user 4 / item 1 only in MEM
 const TRAIN = bce([0, 1, 1, 3, 0], [2, 2, 5, 0, 4], [1, 0, 1, 1, 0]);
 const MEM = bce([1, 4, 0, 2], [2, 1, 4, 5], [1, 1, 0, 0]);
-
-/** A weighting net with spread psi (PyTorch init, doubled) so that d w / d psi is far from zero. */
-function net(): WeightingNet {
-  const n = createWeighting({ hidden: 5, init: "pytorch" }, new Rng(13));
-  for (const p of n.params.list()) for (let j = 0; j < p.data.length; j++) p.data[j] *= 2;
-  return n;
-}
-
-/** Largest |a - b| relative to the largest |b|, and that largest |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; scale: number } {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let s = 0;
-  for (let j = 0; j < b.length; j++) {
-    d = Math.max(d, Math.abs(a[j] - b[j]));
-    s = Math.max(s, Math.abs(b[j]));
-  }
-  return { err: s === 0 ? d : d / s, scale: s };
-}
-
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1e-5, minScale = 1e-4): void {
-  const { err, scale } = relErr(a, b);
-  assert.ok(scale > minScale, `${what}: reference scale ${scale} is too small for the comparison to mean anything`);
-  assert.ok(err < tol, `${what}: relative error ${err} (scale ${scale})`);
-}
-
-function assertSameGradient(fast: MetaGradient, gen: MetaGradient, what: string): void {
-  if (gen.metaLoss === null) assert.equal(fast.metaLoss, null, what);
-  else assertClose([fast.metaLoss as number], [gen.metaLoss], `${what} metaLoss`);
-  if (gen.psiGrads === null) assert.equal(fast.psiGrads, null, what);
-  else {
-    const fg = fast.psiGrads as Float32Array[];
-    assert.equal(fg.length, gen.psiGrads.length);
-    gen.psiGrads.forEach((g, i) => assertClose(fg[i], g, `${what} psi[${i}]`));
-  }
-  if (gen.selectionGrad === null) assert.equal(fast.selectionGrad, null, what);
-  else assertClose(fast.selectionGrad as Float32Array, gen.selectionGrad, `${what} selectionGrad`);
-}
 
 /** Per sample, the cosine between two per-parameter gradients over the named parameters (float64, eps 1e-8). */
 function cosineOver(a: ParamVectors, b: ParamVectors, names: readonly string[]): number {

@@ -14,11 +14,12 @@ import { createLightGCN } from "../../src/models/lightgcn";
 import type { Batch, ForwardMode, LinearRows, ModelContext, ModelInstance } from "../../src/models/model";
 import { batchNodes, operatorOf } from "../../src/models/propagation";
 import { bprRowCosines, gramBlock, linearFinalRows, linearMetaGradient, linearRowsFor, linearSchedulerInputs, operatorGram } from "../../src/methods/sgdl/linear-meta";
-import { metaGradient, resolveMetaOptions, type MetaGradient } from "../../src/methods/sgdl/meta-step";
+import { metaGradient, resolveMetaOptions } from "../../src/methods/sgdl/meta-step";
 import { schedulerInputs } from "../../src/methods/sgdl/scheduler-inputs";
-import { createWeighting, psiTensors, weights, type WeightingNet } from "../../src/methods/sgdl/weighting";
+import { psiTensors, weights } from "../../src/methods/sgdl/weighting";
 import { perSampleLosses } from "../../src/training/step";
 import { Rng } from "../../src/util/rng";
+import { assertClose, assertSameGradient, relErr, spreadNet as net } from "./meta-compare";
 
 const mode = (): ForwardMode => ({ training: true, rng: new Rng(5) });
 
@@ -43,44 +44,6 @@ function tinyLightGCN(): ModelInstance {
     for (let j = 0; j < d.length; j++) d[j] *= 8;
   }
   return inst;
-}
-
-/** A weighting net with spread psi (PyTorch init, scaled) so that d w / d psi is far from zero. */
-function net(): WeightingNet {
-  const n = createWeighting({ hidden: 5, init: "pytorch" }, new Rng(13));
-  for (const p of n.params.list()) for (let j = 0; j < p.data.length; j++) p.data[j] *= 2;
-  return n;
-}
-
-/** Largest |a - b| relative to the largest |b|, and that largest |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; scale: number } {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let s = 0;
-  for (let j = 0; j < b.length; j++) {
-    d = Math.max(d, Math.abs(a[j] - b[j]));
-    s = Math.max(s, Math.abs(b[j]));
-  }
-  return { err: s === 0 ? d : d / s, scale: s };
-}
-
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1e-5, minScale = 1e-4): void {
-  const { err, scale } = relErr(a, b);
-  assert.ok(scale > minScale, `${what}: reference scale ${scale} is too small for the comparison to mean anything`);
-  assert.ok(err < tol, `${what}: relative error ${err} (scale ${scale})`);
-}
-
-function assertSameGradient(fast: MetaGradient, gen: MetaGradient, what: string): void {
-  if (gen.metaLoss === null) assert.equal(fast.metaLoss, null, what);
-  else assertClose([fast.metaLoss as number], [gen.metaLoss], `${what} metaLoss`);
-  if (gen.psiGrads === null) assert.equal(fast.psiGrads, null, what);
-  else {
-    const fg = fast.psiGrads as Float32Array[];
-    assert.equal(fg.length, gen.psiGrads.length);
-    gen.psiGrads.forEach((g, i) => assertClose(fg[i], g, `${what} psi[${i}]`));
-  }
-  if (gen.selectionGrad === null) assert.equal(fast.selectionGrad, null, what);
-  else assertClose(fast.selectionGrad as Float32Array, gen.selectionGrad, `${what} selectionGrad`);
 }
 
 describe("linear Phase II path (cpu)", () => {

@@ -3,7 +3,9 @@
  * scheduler's inputs and then the meta step at the same theta (the actual
  * update comes last), and with the paper's options both descend on B_t with
  * the same weights (psi moves only in the meta step), so both need the same
- * per-sample gradients at theta and at theta_hat. They are kept as arrays,
+ * per-sample gradients at theta and at theta_hat; the actual update
+ * (factored-update.ts) then reads B_t's at theta once more, since psi's step
+ * does not move theta. They are kept as arrays,
  * keyed by VALUE: the model and parameter store, the batches, the leaf values
  * they were taken at, and for theta_hat also eta1 and the weights w. Any change
  * (an update of theta, a new psi, other batches) is a miss and the caller

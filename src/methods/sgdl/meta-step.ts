@@ -5,7 +5,8 @@
  *   (a) assumed update  theta_hat(psi) = theta - eta1 d/dtheta (1/|B_t|) sum_k g(L_k; psi) L_k(theta)   (Eq. 7, plain SGD)
  *   (b) meta loss       l_meta(psi) = (1/|B_m|) sum_m L_m(theta_hat(psi))    (Eq. 8's objective; optionally a selection)
  *   (c) psi <- Adam step on d l_meta / d psi, through theta_hat                (Eq. 8, eta2 = metaLr)
- *   (d) actual update   theta <- the trainer's step on (1/|B_t|) sum_k g(L_k; psi_new) L_k   (Eq. 9, weights detached)
+ *   (d) actual update   theta <- the trainer's step on (1/|B_t|) sum_k g(L_k; psi_new) L_k   (Eq. 9, weights detached);
+ *       from B_t's per-sample gradient factors at theta where the model has them (factored-update.ts: NeuMF), else autodiff
  *
  * theta_hat is built per LEAF of the memorized batch (model.leaves), from the
  * gradients w.r.t. the training batch's leaves, taken by an inner tf.grad while
@@ -22,6 +23,7 @@ import type { Adam, ParamGradient } from "../../training/adam";
 import { exampleCount } from "../../training/batches";
 import { gradientStep, makeLeaves, type Objective, type StepResult } from "../../training/step";
 import { factoredMetaGradient } from "./factored-meta";
+import { factoredActualUpdate } from "./factored-update";
 import { linearMetaGradient, linearRowsFor } from "./linear-meta";
 import { selectedMean } from "./selected-mean";
 import { detached, weights, type PsiTensors, type WeightingNet } from "./weighting";
@@ -46,6 +48,12 @@ export interface MetaStepOptions {
 }
 
 export const META_STEP_DEFAULTS: Readonly<MetaStepOptions> = { weighting: "learned", assumedFrom: "train", metaLossWhenFrozen: false };
+
+/** How the actual update (Eq. 9) takes its gradient: "auto" from per-sample gradient factors where they apply, else autodiff; "autodiff" always a second autodiff pass (gradientStep). */
+export type ActualUpdatePath = "auto" | "autodiff";
+
+/** The path of meta steps whose inputs name none: "auto". Tests and benchmarks may set "autodiff" to compare whole runs (and set it back). */
+export const actualUpdateDefault: { path: ActualUpdatePath } = { path: "auto" };
 
 /** What a meta step works on. */
 export interface MetaStepInputs {
@@ -77,8 +85,21 @@ export interface MetaStepInputs {
    * nested-gradient path below; "general" always the latter (tests, benchmarks).
    */
   path?: "auto" | "general";
-  /** The actual update (Eq. 9); default gradientStep with `optimizer` and `mode`. The SGDL method passes ctx.plainStep. */
+  /**
+   * How the actual update (Eq. 9) takes its gradient, the same update up to float32 rounding: "auto" (default:
+   * actualUpdateDefault.path) from B_t's per-sample gradient factors at theta (factored-update.ts) when the model has
+   * them and its hook applies in `mode` (NeuMF without dropout), one Adam step of `optimizer`; else, and with
+   * "autodiff", gradientStep with `optimizer` and `mode` (a second forward and backward pass).
+   */
+  actualUpdate?: ActualUpdatePath;
+  /**
+   * A caller's own actual update (objective of B_t's per-sample losses -> its step). When given it is always used:
+   * the factored update could not know what it does. (The SGDL method passes none: ctx.plainStep is gradientStep
+   * with ctx.optimizer in ctx.forwardMode(true), the `optimizer` and `mode` it passes.)
+   */
   actualStep?: (batch: Batch, objective: Objective) => StepResult;
+  /** The clock (ms) of MetaStepResult.actualUpdateMs; default performance.now. */
+  clock?: () => number;
 }
 
 /** What a meta step reports. */
@@ -95,6 +116,10 @@ export interface MetaStepResult extends StepResult {
   psiGradNorm: number | null;
   /** d l_meta / d selection, row-major in the selection's shape (null without a selection). */
   selectionGrad: Float32Array | null;
+  /** How the actual update took its gradient: from per-sample gradient factors, or autodiff (gradientStep or the caller's actualStep). */
+  actualUpdate: "factored" | "autodiff";
+  /** Time of the actual update (inp.clock, ms). */
+  actualUpdateMs: number;
 }
 
 /** Per-sample weights from detached per-sample losses, as tf ops (what the inner objective of Eq. 7 multiplies by). */
@@ -244,7 +269,7 @@ function psiOf(net: WeightingNet): { list: Param[]; tensors: tf.Tensor[]; byName
 }
 
 /** What the meta-gradient needs: a meta step's inputs without the optimizers and the actual step. */
-export type MetaLossInputs = Omit<MetaStepInputs, "optimizer" | "metaOptimizer" | "actualStep">;
+export type MetaLossInputs = Omit<MetaStepInputs, "optimizer" | "metaOptimizer" | "actualUpdate" | "actualStep" | "clock">;
 
 /** The meta loss and its gradients: per psi parameter (ParamStore order), and w.r.t. the selection. */
 export interface MetaGradient {
@@ -300,6 +325,8 @@ export function metaGradient(inp: MetaLossInputs, o: Required<MetaStepOptions>):
  */
 export function metaStep(inp: MetaStepInputs, options: Partial<MetaStepOptions> = {}): MetaStepResult {
   if (inp.train.kind !== inp.memorized.kind) throw new Error(`meta step: training batch is '${inp.train.kind}' but memorized batch is '${inp.memorized.kind}'`);
+  const path = inp.actualUpdate ?? actualUpdateDefault.path;
+  if (path !== "auto" && path !== "autodiff") throw new Error(`meta step: actualUpdate must be "auto" or "autodiff", got ${JSON.stringify(path)}`);
   const o = resolveMetaOptions(options, inp.optimizer.lr);
   const { metaLoss, psiGrads, selectionGrad } = metaGradient(inp, o);
   if (metaLoss !== null && !Number.isFinite(metaLoss)) throw new Error(`meta step: the meta loss is ${metaLoss}`);
@@ -314,8 +341,10 @@ export function metaStep(inp: MetaStepInputs, options: Partial<MetaStepOptions> 
     inp.metaOptimizer.step(list.map((p, i): [Param, ParamGradient] => [p, { kind: "dense", grad: psiGrads[i] }])); // Eq. 8
   }
 
-  // Eq. 9 with the new psi: weights of the detached losses, a constant factor in the tape
+  // Eq. 9 with the new psi: weights of the detached losses (in the autodiff path a constant factor in the tape)
   const psi = psiOf(inp.net);
+  const clock = inp.clock ?? ((): number => performance.now());
+  const t0 = clock();
   let w = new Float32Array(0);
   let l = new Float32Array(0);
   const objective: Objective = (losses) => {
@@ -325,9 +354,16 @@ export function metaStep(inp: MetaStepInputs, options: Partial<MetaStepOptions> 
     return tf.mean(tf.mul(wt, losses)) as tf.Scalar;
   };
   try {
+    if (path === "auto" && inp.actualStep === undefined) {
+      const fast = factoredActualUpdate(inp, (losses) => weights(psi.byName, losses)); // null: no factors here (e.g. dropout drawn)
+      if (fast !== null) {
+        const done = { loss: fast.loss, size: fast.size, weights: fast.weights, losses: fast.losses };
+        return { ...done, metaLoss, psiGradNorm, selectionGrad, actualUpdate: "factored", actualUpdateMs: clock() - t0 };
+      }
+    }
     const step = inp.actualStep ?? ((b: Batch, obj: Objective) => gradientStep(inp.model, inp.params, inp.optimizer, b, inp.mode, obj));
     const res = step(inp.train, objective);
-    return { loss: res.loss, size: res.size, metaLoss, weights: w, losses: l, psiGradNorm, selectionGrad };
+    return { loss: res.loss, size: res.size, metaLoss, weights: w, losses: l, psiGradNorm, selectionGrad, actualUpdate: "autodiff", actualUpdateMs: clock() - t0 };
   } finally {
     tf.dispose(psi.tensors);
   }

@@ -11,7 +11,8 @@
  *   3. the meta step (meta-step.ts): l_meta = mean(S L(theta_hat(psi))) with
  *      theta_hat from Eq. 7, psi's Adam step on the exact d l_meta / d psi
  *      (Eq. 8; none when `weighting` is frozen), then the actual update with
- *      the new weights (Eq. 9);
+ *      the new weights (Eq. 9) by ctx.optimizer, from per-sample gradient
+ *      factors where the model has them (factored-update.ts);
  *   4. the scheduler's Adam step on d l_meta / d S through S (the same meta
  *      loss, as the code), and its carried state advanced.
  * Ablations (Table 3): `no-ads` skips 2 and 4 (the meta loss is the mean over
@@ -145,7 +146,9 @@ export function createPhase2(o: SgdlOptions): Phase2 {
           memorized: mem.batch,
           mode: ctx.forwardMode(true),
           selection: draw?.selection,
-          actualStep: (b, objective) => ctx.plainStep(b, objective),
+          // no actualStep: the actual update steps ctx.optimizer (this epoch's, see freshOptimizers) in ctx.forwardMode(true),
+          // from B_t's factors where the model has them (NeuMF), else by gradientStep, which is what ctx.plainStep runs;
+          // the trainer counts the iteration after this step either way
         },
         { weighting: o.weighting, eta1, metaLr: st.metaLr, assumedFrom: o.metaFrom },
       ); // Eq. 7-9
