@@ -14,6 +14,7 @@ export { datasetStats, PAPER_TABLE1, type DatasetStats } from "./data/stats";
 export { readTceFile, TCE_ID_SPACE, type TceFile } from "./data/tce";
 export { splitPerUser } from "./data/split";
 export { SYNTHETIC_PRESETS, generateSynthetic, generateSyntheticWithTruth, trueAffinity, type SyntheticOptions } from "./data/synthetic";
+export { NOISY_POOLS, type NoisyPool } from "./data/synthetic-noise";
 export { NegativeSampler, bprTriples } from "./data/sampler";
 export { fetchDataset } from "./data/fetch";
 

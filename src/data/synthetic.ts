@@ -4,6 +4,9 @@ import { Rng } from "../util/rng";
 import type { Dataset } from "./dataset";
 import { fromTriples, type Interactions } from "./interactions";
 import { splitPerUser } from "./split";
+import { inNoisyPool, noiseModel, noisyWeights, NOISY_POOLS, PREFERRED_AFFINITY, type NoiseModel, type NoisyPool } from "./synthetic-noise";
+
+export { NOISY_POOLS, PREFERRED_AFFINITY, type NoisyPool } from "./synthetic-noise";
 
 /**
  * A synthetic implicit-feedback dataset whose noise is known exactly.
@@ -11,11 +14,16 @@ import { splitPerUser } from "./split";
  * True preference is a latent-factor affinity a(u, i) = <u_hat, v_i>, with u_hat a
  * unit vector and v_i ~ N(0, I), so each user's affinities over items are N(0, 1).
  * A user prefers item i when a(u, i) >= PREFERRED_AFFINITY (the top 30 %).
- * Clean positives are drawn from preferred items, noisy positives (flag 1) from
- * items below the median (a < NOISY_AFFINITY_BELOW = 0); both by item popularity
- * (log-normal), so noisy positives look as plausible as clean ones. Per-user caps
- * keep each user well inside both pools; only when a tiny item set leaves a user's
- * pool short does the draw widen to the nearest items by affinity.
+ * Clean positives are drawn from preferred items by item popularity (log-normal),
+ * so the data has a realistic popularity skew. Noisy positives (flag 1) follow the
+ * noise model of synthetic-noise.ts: by default uniformly drawn "near-miss" items
+ * (median <= a < preferred cut), which, as noise in real logs, sit on less popular
+ * items and fit the user's taste only loosely, so a model memorizes them late.
+ * (v1 drew noisy positives by popularity from below-median items; options
+ * `noisyPool: "below-median"`, `noisyPopularityExponent: 1` reproduce it.)
+ * Per-user caps keep each user well inside both pools; only when a tiny item set
+ * leaves a user's pool short does the draw widen to the nearest items by affinity
+ * (never turning a preferred item into a noisy one while another item is free).
  */
 export interface SyntheticOptions {
   users: number;
@@ -27,6 +35,10 @@ export interface SyntheticOptions {
   seed: number;
   /** Latent dimension of the true preferences (default 16). */
   dim?: number;
+  /** Affinity interval noisy positives come from (default "near-miss"; "below-median" is v1's). */
+  noisyPool?: NoisyPool;
+  /** alpha: noisy positives are drawn with weight popularity^alpha (default 0, uniform; 1 is v1's). */
+  noisyPopularityExponent?: number;
 }
 
 /** Named sizes: `quick` for tests and notebooks, `default` ML-100K-sized, `yelp` Yelp-sized (Table 1). */
@@ -37,15 +49,10 @@ export const SYNTHETIC_PRESETS: Record<string, SyntheticOptions> = {
 };
 
 /** Changes whenever the generator would produce different data for the same options. */
-export const SYNTHETIC_GENERATOR_VERSION = "sgdl-kit synthetic v1";
+export const SYNTHETIC_GENERATOR_VERSION = "sgdl-kit synthetic v2";
 
 /** Share of each user's items that the user truly prefers. */
 export const PREFERRED_SHARE = 0.3;
-/** Affinity at or above which an item is preferred: the 0.7 quantile of N(0, 1). */
-export const PREFERRED_AFFINITY = 0.5244005127080407;
-/** Noisy positives are drawn from items with affinity below this (the median of N(0, 1)). */
-export const NOISY_AFFINITY_BELOW = 0;
-
 /** Fewest interactions any user gets, so each user has train, valid and test rows under 8:1:1. */
 export const MIN_PER_USER = 10;
 /** Spread (log-normal sigma) of item popularity and of per-user activity. */
@@ -98,13 +105,13 @@ export function generateSynthetic(opts: SyntheticOptions): Dataset {
 
 /** generateSynthetic, also returning the unsplit interactions and the hidden truth. */
 export function generateSyntheticWithTruth(opts: SyntheticOptions): SyntheticResult {
-  const { cap } = validate(opts);
+  const { cap, noise } = validate(opts);
   const root = rootRng(opts.seed);
   const truth = drawTruth(opts, root);
   const counts = userCounts(opts, cap, root.fork());
   const noisyTotal = Math.round(opts.noiseRate * opts.interactions);
   const noisyCounts = apportionNoisy(counts, opts.interactions, noisyTotal);
-  const all = drawInteractions(opts, truth, counts, noisyCounts, root.fork());
+  const all = drawInteractions(opts, noise, truth, counts, noisyCounts, root.fork());
   const split = splitPerUser(all, [8, 1, 1], opts.seed);
   const dim = truth.dim;
   const dataset: Dataset = {
@@ -122,14 +129,15 @@ export function generateSyntheticWithTruth(opts: SyntheticOptions): SyntheticRes
     warnings: [],
     description:
       `synthetic (seed ${opts.seed}): ${opts.users} users x ${opts.items} items, ${opts.interactions} positives; ` +
-      `clean = top-30% latent-factor affinity (dim ${dim}), ${(100 * opts.noiseRate).toFixed(1)}% noisy = ` +
-      `below-median affinity, both popularity-weighted; per-user 8:1:1 split, clean test`,
+      `clean = top-30% latent-factor affinity (dim ${dim}), popularity-weighted; ${(100 * opts.noiseRate).toFixed(1)}% noisy = ` +
+      `${describeNoise(noise)}; per-user 8:1:1 split, clean test`,
   };
   return { dataset, all, truth };
 }
 
 /** sha256 of the normalised options and the generator version: the dataset's cache key. */
 export function syntheticFingerprint(opts: SyntheticOptions): string {
+  const noise = noiseModel(opts);
   const key = {
     generator: SYNTHETIC_GENERATOR_VERSION,
     users: opts.users,
@@ -138,6 +146,8 @@ export function syntheticFingerprint(opts: SyntheticOptions): string {
     noiseRate: opts.noiseRate,
     seed: opts.seed,
     dim: opts.dim ?? 16,
+    noisyPool: noise.pool,
+    noisyPopularityExponent: noise.popularityExponent,
   };
   return createHash("sha256").update(JSON.stringify(key)).digest("hex");
 }
@@ -149,12 +159,19 @@ function rootRng(seed: number): Rng {
   return new Rng((seed ^ 0x5eed5eed) >>> 0);
 }
 
+function describeNoise(noise: NoiseModel): string {
+  const r = NOISY_POOLS[noise.pool];
+  const range = noise.pool === "near-miss" ? "median <= affinity < top-30% cut" : "below-median affinity";
+  const weight = noise.popularityExponent === 0 ? "uniform" : `popularity^${noise.popularityExponent}`;
+  return `${noise.pool} (${range}, ${Math.round(100 * r.share)}% of items), ${weight}`;
+}
+
 function fail(field: string, problem: string): never {
   throw new DataError({ file: "SyntheticOptions", field }, problem);
 }
 
-/** Checks the options and returns the per-user cap on interactions. */
-function validate(opts: SyntheticOptions): { cap: number } {
+/** Checks the options and returns the per-user cap on interactions and the noise model. */
+function validate(opts: SyntheticOptions): { cap: number; noise: NoiseModel } {
   for (const f of ["users", "items", "interactions", "dim"] as const) {
     const v = f === "dim" ? opts.dim ?? 16 : opts[f];
     if (!Number.isInteger(v) || v < 1) fail(f, `must be a positive integer, got ${v}`);
@@ -162,16 +179,17 @@ function validate(opts: SyntheticOptions): { cap: number } {
   if (!Number.isInteger(opts.seed)) fail("seed", `must be an integer, got ${opts.seed}`);
   const r = opts.noiseRate;
   if (!(r >= 0 && r < 1)) fail("noiseRate", `must be in [0, 1), got ${r}`);
-  // a user may use at most MAX_POOL_USE of the preferred pool (clean) and of the below-median pool (noisy)
+  const noise = noiseModel(opts);
+  // a user may use at most MAX_POOL_USE of the preferred pool (clean) and of the noisy pool
   const cleanCap = (MAX_POOL_USE * PREFERRED_SHARE * opts.items) / (1 - r);
-  const noisyCap = r > 0 ? (MAX_POOL_USE * 0.5 * opts.items) / r : Infinity;
+  const noisyCap = r > 0 ? (MAX_POOL_USE * NOISY_POOLS[noise.pool].share * opts.items) / r : Infinity;
   const cap = Math.floor(Math.min(cleanCap, noisyCap));
   if (cap < MIN_PER_USER) fail("items", `${opts.items} items are too few: a user could hold only ${cap} interactions (< ${MIN_PER_USER})`);
   if (opts.interactions < MIN_PER_USER * opts.users)
     fail("interactions", `${opts.interactions} is below ${MIN_PER_USER} per user (${MIN_PER_USER * opts.users} for ${opts.users} users)`);
   if (opts.interactions > cap * opts.users)
     fail("interactions", `${opts.interactions} exceeds ${cap} per user x ${opts.users} users; add items or users`);
-  return { cap };
+  return { cap, noise };
 }
 
 function drawTruth(opts: SyntheticOptions, root: Rng): SyntheticTruth {
@@ -288,15 +306,18 @@ class AliasTable {
   }
 }
 
-/** Per user: clean positives from preferred items, noisy ones from below-median items, popularity-weighted, no repeats. */
+/** Per user: clean positives from preferred items by popularity, noisy ones from the noisy pool by popularity^alpha, no repeats. */
 function drawInteractions(
   opts: SyntheticOptions,
+  noise: NoiseModel,
   truth: SyntheticTruth,
   counts: Int32Array,
   noisyCounts: Int32Array,
   rng: Rng,
 ): Interactions {
   const table = new AliasTable(truth.itemPopularity);
+  const noisyWeight = noisyWeights(truth.itemPopularity, noise.popularityExponent);
+  const noisyTable = new AliasTable(noisyWeight);
   const users = new Int32Array(opts.interactions);
   const items = new Int32Array(opts.interactions);
   const noisy = new Uint8Array(opts.interactions);
@@ -310,12 +331,12 @@ function drawInteractions(
       [nNoisy, 1],
     ];
     for (const [need, flag] of wants) {
-      const accept = flag === 0 ? (a: number) => a >= PREFERRED_AFFINITY : (a: number) => a < NOISY_AFFINITY_BELOW;
+      const accept = flag === 0 ? (a: number) => a >= PREFERRED_AFFINITY : (a: number) => inNoisyPool(noise.pool, a);
       let got = 0;
-      // rejection: propose by popularity, accept by true affinity; bounded, then an exact fallback
+      // rejection: propose by the flag's weights, accept by true affinity; bounded, then an exact fallback
       const limit = 64 * need + 256;
       for (let attempt = 0; got < need && attempt < limit; attempt++) {
-        const i = table.sample(rng);
+        const i = (flag === 0 ? table : noisyTable).sample(rng);
         if (takenBy[i] === u || !accept(trueAffinity(truth, u, i))) continue;
         takenBy[i] = u;
         users[k] = u;
@@ -324,7 +345,7 @@ function drawInteractions(
         got++;
       }
       if (got < need) {
-        for (const i of fallbackPick(truth, u, need - got, flag, takenBy, rng)) {
+        for (const i of fallbackPick(truth, noise.pool, flag === 0 ? truth.itemPopularity : noisyWeight, u, need - got, flag, takenBy, rng)) {
           takenBy[i] = u;
           users[k] = u;
           items[k] = i;
@@ -337,24 +358,37 @@ function drawInteractions(
 }
 
 /**
- * Exact draw when rejection stalls: popularity-weighted sampling without replacement
+ * Exact draw when rejection stalls: weighted sampling without replacement
  * (Efraimidis-Spirakis keys) over the untaken eligible items; if too few are eligible,
- * the rest are the untaken items nearest to eligibility by affinity.
+ * the rest are the untaken items nearest to eligibility by affinity (for noisy
+ * positives, preferred items only after all others).
  */
-function fallbackPick(truth: SyntheticTruth, u: number, need: number, flag: 0 | 1, takenBy: Int32Array, rng: Rng): number[] {
+function fallbackPick(
+  truth: SyntheticTruth,
+  pool: NoisyPool,
+  weight: Float64Array,
+  u: number,
+  need: number,
+  flag: 0 | 1,
+  takenBy: Int32Array,
+  rng: Rng,
+): number[] {
+  const range = NOISY_POOLS[pool];
   const eligible: Array<[number, number]> = [];
-  const others: Array<[number, number]> = [];
+  // [item, tier, distance]: fewer tiers first, then nearer
+  const others: Array<[number, number, number]> = [];
   for (let i = 0; i < takenBy.length; i++) {
     if (takenBy[i] === u) continue;
     const a = trueAffinity(truth, u, i);
-    const ok = flag === 0 ? a >= PREFERRED_AFFINITY : a < NOISY_AFFINITY_BELOW;
-    if (ok) eligible.push([i, Math.log(1 - rng.next()) / truth.itemPopularity[i]]);
-    else others.push([i, flag === 0 ? a : -a]);
+    const ok = flag === 0 ? a >= PREFERRED_AFFINITY : inNoisyPool(pool, a);
+    if (ok) eligible.push([i, Math.log(1 - rng.next()) / weight[i]]);
+    else if (flag === 0) others.push([i, 0, PREFERRED_AFFINITY - a]);
+    else others.push([i, a >= PREFERRED_AFFINITY ? 1 : 0, a < range.from ? range.from - a : a - range.below]);
   }
   eligible.sort((x, y) => y[1] - x[1] || x[0] - y[0]);
   const picked = eligible.slice(0, need).map((e) => e[0]);
   if (picked.length < need) {
-    others.sort((x, y) => y[1] - x[1] || x[0] - y[0]);
+    others.sort((x, y) => x[1] - y[1] || x[2] - y[2] || x[0] - y[0]);
     for (const [i] of others.slice(0, need - picked.length)) picked.push(i);
   }
   return picked;
