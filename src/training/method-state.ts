@@ -99,7 +99,9 @@ export class StateWriter {
   }
 
   private packValue(path: string, v: unknown): JsonValue {
-    if (v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "string") return v;
+    // narrowed one test at a time: tslab compiles without strictNullChecks, where `v === null` does not narrow unknown
+    if (v === null) return null;
+    if (typeof v === "boolean" || typeof v === "number" || typeof v === "string") return v;
     if (isStateArray(v)) return this.store(path, v);
     if (Array.isArray(v)) return v.map((x: unknown, j) => this.packValue(`${path}[${j}]`, x));
     if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
