@@ -16,6 +16,7 @@ import type { Method, TrainSettings } from "../../src/training/method";
 import type { JsonValue } from "../../src/training/method-state";
 import { train, type ModelFactory, type TrainResult } from "../../src/training/trainer";
 import { DataError } from "../../src/util/errors";
+import { dieAfter, paramsHex, started } from "../training/interrupted-run";
 
 const mf: ModelFactory = (mc, rng) => createModel("mf", mc, { lr: 1e-2 }, rng);
 const lightgcn: ModelFactory = (mc, rng) => createModel("lightgcn", mc, { lr: 1e-2 }, rng);
@@ -36,24 +37,6 @@ function timeless(epochs: EpochLog[]): Record<string, unknown>[] {
   return epochs.map((e) => Object.fromEntries(Object.entries(e).filter(([k]) => k !== "seconds" && !k.startsWith("ms"))));
 }
 
-/** A listener that throws at the end of epoch k (the process "dies" there). */
-function dieAfter(k: number, seen: TrainEvent[] = []): (e: TrainEvent) => void {
-  return (e) => {
-    seen.push(e);
-    if (e.type === "epoch-end" && e.epoch === k) throw new Error(`killed after epoch ${k}`);
-  };
-}
-
-/** The epochs that started, in order. */
-function started(events: TrainEvent[]): number[] {
-  return events.flatMap((e) => (e.type === "epoch-start" ? [e.epoch] : []));
-}
-
-/** The parameters as hex, bit for bit. */
-function hex(r: TrainResult): string[][] {
-  return r.params.list().map((p) => [p.name, Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("hex")]);
-}
-
 interface Run {
   res: TrainResult;
   /** The method's record block (describe()). */
@@ -66,7 +49,7 @@ function assertSameRun(a: Run, b: Run): void {
   assert.deepStrictEqual(b.res.best, a.res.best);
   assert.equal(b.res.stoppedEarly, a.res.stoppedEarly);
   assert.deepStrictEqual(b.res.test.perUser, a.res.test.perUser);
-  assert.deepStrictEqual(hex(b.res), hex(a.res));
+  assert.deepStrictEqual(paramsHex(b.res), paramsHex(a.res));
   assert.deepStrictEqual(b.d, a.d);
 }
 

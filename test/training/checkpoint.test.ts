@@ -13,34 +13,17 @@ import { ParamStore } from "../../src/models/ops/embedding-table";
 import { Adam } from "../../src/training/adam";
 import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointState } from "../../src/training/checkpoint";
 import { EarlyStopping } from "../../src/training/early-stopping";
-import type { EpochLog, TrainEvent } from "../../src/training/events";
+import type { TrainEvent } from "../../src/training/events";
 import type { Method, TrainSettings } from "../../src/training/method";
 import { seedStreams, train, type ModelFactory, type TrainOptions, type TrainResult } from "../../src/training/trainer";
 import { DataError } from "../../src/util/errors";
 import { Rng } from "../../src/util/rng";
+import { dieAfter, paramsHex, started, withoutSeconds } from "./interrupted-run";
 
 const mf: ModelFactory = (mc, rng) => createMF(mc, { dim: 8 }, rng);
 // CDAE corrupts its input with q = 0.5 while training: draws from the forward stream every step
 const cdae: ModelFactory = (mc, rng) => createCDAE(mc, { hidden: 8, dropout: 0.5 }, rng);
 const SETTINGS: TrainSettings = { epochs: 6, batchSize: 512, lr: 1e-2, evalFreq: 2, stopStep: 50, ks: [5, 20] };
-
-/** The epoch logs without their wall times. */
-function withoutSeconds(logs: EpochLog[]): Omit<EpochLog, "seconds">[] {
-  return logs.map(({ seconds: _s, ...rest }) => rest);
-}
-
-/** A listener that throws at the end of epoch k (the process "dies" there). */
-function dieAfter(k: number, seen: TrainEvent[] = []): (e: TrainEvent) => void {
-  return (e) => {
-    seen.push(e);
-    if (e.type === "epoch-end" && e.epoch === k) throw new Error(`killed after epoch ${k}`);
-  };
-}
-
-/** The epochs that started, in order. */
-function started(events: TrainEvent[]): number[] {
-  return events.flatMap((e) => (e.type === "epoch-start" ? [e.epoch] : []));
-}
 
 /** Everything but wall time must be identical, bit for bit. */
 function assertSameRun(a: TrainResult, b: TrainResult): void {
@@ -49,10 +32,7 @@ function assertSameRun(a: TrainResult, b: TrainResult): void {
   assert.equal(b.stoppedEarly, a.stoppedEarly);
   assert.deepStrictEqual(b.test.mean, a.test.mean);
   assert.deepStrictEqual(b.test.perUser, a.test.perUser);
-  assert.deepStrictEqual(
-    b.params.list().map((p) => [p.name, Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("hex")]),
-    a.params.list().map((p) => [p.name, Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("hex")]),
-  );
+  assert.deepStrictEqual(paramsHex(b), paramsHex(a));
 }
 
 describe("Rng state", () => {

@@ -11,36 +11,22 @@ import { normalMethod } from "../../src/methods/normal";
 import { createMF } from "../../src/models/mf";
 import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint, type Checkpoint } from "../../src/training/checkpoint";
 import { EarlyStopping } from "../../src/training/early-stopping";
-import type { EpochLog, TrainEvent } from "../../src/training/events";
 import type { Method, TrainSettings } from "../../src/training/method";
 import { MethodStateError, StateReader, StateWriter, type MethodState } from "../../src/training/method-state";
 import { train, type ModelFactory, type TrainOptions, type TrainResult } from "../../src/training/trainer";
 import { DataError } from "../../src/util/errors";
 import { Rng } from "../../src/util/rng";
+import { dieAfter, paramsHex, withoutSeconds } from "./interrupted-run";
 
 const mf: ModelFactory = (mc, rng) => createMF(mc, { dim: 8 }, rng);
 const SETTINGS: TrainSettings = { epochs: 6, batchSize: 512, lr: 1e-2, evalFreq: 2, stopStep: 50, ks: [5, 20] };
-
-/** The epoch logs without their wall times. */
-function withoutSeconds(logs: EpochLog[]): Omit<EpochLog, "seconds">[] {
-  return logs.map(({ seconds: _s, ...rest }) => rest);
-}
-
-/** A listener that throws at the end of epoch k (the process "dies" there). */
-function dieAfter(k: number, seen: TrainEvent[] = []): (e: TrainEvent) => void {
-  return (e) => {
-    seen.push(e);
-    if (e.type === "epoch-end" && e.epoch === k) throw new Error(`killed after epoch ${k}`);
-  };
-}
 
 /** Everything but wall time must be identical, bit for bit. */
 function assertSameRun(a: TrainResult, b: TrainResult): void {
   assert.deepStrictEqual(withoutSeconds(b.epochs), withoutSeconds(a.epochs));
   assert.deepStrictEqual(b.best, a.best);
   assert.deepStrictEqual(b.test.perUser, a.test.perUser);
-  const hex = (r: TrainResult) => r.params.list().map((p) => [p.name, Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("hex")]);
-  assert.deepStrictEqual(hex(b), hex(a));
+  assert.deepStrictEqual(paramsHex(b), paramsHex(a));
 }
 
 /** A DataError naming the file and the field. */
