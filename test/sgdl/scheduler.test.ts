@@ -10,7 +10,7 @@ import { before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../src/backend";
-import { ParamStore } from "../../src/models/ops/embedding-table";
+import { ParamStore, type Param } from "../../src/models/ops/embedding-table";
 import { addLstmCell, lstmCell, lstmCellSize } from "../../src/methods/sgdl/lstm";
 import { createScheduler, topfScores, topfSelection, type Scheduler, type SchedulerKind } from "../../src/methods/sgdl/scheduler";
 import { selectedIndices } from "../../src/methods/sgdl/gumbel";
@@ -32,6 +32,36 @@ function features(b: number, f: number, seed: number): Float32Array {
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(got.length, want.length, `${what}: length`);
   for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= tol, `${what}[${i}]: got ${got[i]}, want ${want[i]}`);
+}
+
+
+/**
+ * Central differences (step 1e-2, the float32 step actually taken) of J against the analytic
+ * gradient of every parameter entry: |a - numeric| <= 2e-4 + 1e-2 |a|; returns max |a| and the count.
+ */
+function checkCentralDifferences(params: Param[], analyticOf: (p: Param, k: number) => ArrayLike<number>, J: () => number): { maxAbs: number; checked: number } {
+  const h = 1e-2;
+  let maxAbs = 0;
+  let checked = 0;
+  params.forEach((p, k) => {
+    const analytic = analyticOf(p, k);
+    for (let j = 0; j < p.data.length; j++) {
+      const x0 = p.data[j];
+      p.data[j] = x0 + h;
+      const hi = p.data[j];
+      const jHi = J();
+      p.data[j] = x0 - h;
+      const lo = p.data[j];
+      const jLo = J();
+      p.data[j] = x0;
+      const numeric = (jHi - jLo) / (hi - lo);
+      const a = analytic[j];
+      maxAbs = Math.max(maxAbs, Math.abs(a));
+      assert.ok(Math.abs(a - numeric) <= 2e-4 + 1e-2 * Math.abs(a), `${p.name}[${j}]: analytic ${a}, numeric ${numeric}`);
+      checked++;
+    }
+  });
+  return { maxAbs, checked };
 }
 
 describe("scheduler (cpu)", () => {
@@ -177,26 +207,7 @@ describe("scheduler (cpu)", () => {
         const o = logitsOf(s, x, f, ids);
         return o.reduce((acc, v, m) => acc + w[m] * v, 0);
       };
-      const h = 1e-2;
-      let maxAbs = 0;
-      let checked = 0;
-      s.params.list().forEach((p, k) => {
-        for (let j = 0; j < p.data.length; j++) {
-          const x0 = p.data[j];
-          p.data[j] = x0 + h;
-          const hi = p.data[j];
-          const jHi = J();
-          p.data[j] = x0 - h;
-          const lo = p.data[j];
-          const jLo = J();
-          p.data[j] = x0;
-          const numeric = (jHi - jLo) / (hi - lo);
-          const a = analytic[k][j];
-          maxAbs = Math.max(maxAbs, Math.abs(a));
-          assert.ok(Math.abs(a - numeric) <= 2e-4 + 1e-2 * Math.abs(a), `${p.name}[${j}]: analytic ${a}, numeric ${numeric}`);
-          checked++;
-        }
-      });
+      const { maxAbs, checked } = checkCentralDifferences(s.params.list(), (_p, k) => analytic[k], J);
       assert.ok(maxAbs > 0.05, `gradient not trivially zero (max ${maxAbs})`);
       assert.equal(checked, s.params.size());
       if (kind === "lstm") {
@@ -297,26 +308,7 @@ describe("scheduler (cpu)", () => {
       const d = s.draw(xt, { draws, tau, rng: new Rng(55), ids });
       const analytic = s.selectionGradients(d, Float32Array.from(g));
       d.selection.dispose();
-      const h = 1e-2;
-      let maxAbs = 0;
-      let checked = 0;
-      for (const p of s.params.list()) {
-        for (let j = 0; j < p.data.length; j++) {
-          const x0 = p.data[j];
-          p.data[j] = x0 + h;
-          const hi = p.data[j];
-          const jHi = J();
-          p.data[j] = x0 - h;
-          const lo = p.data[j];
-          const jLo = J();
-          p.data[j] = x0;
-          const numeric = (jHi - jLo) / (hi - lo);
-          const a = analytic[p.name][j];
-          maxAbs = Math.max(maxAbs, Math.abs(a));
-          assert.ok(Math.abs(a - numeric) <= 2e-4 + 1e-2 * Math.abs(a), `${p.name}[${j}]: analytic ${a}, numeric ${numeric}`);
-          checked++;
-        }
-      }
+      const { maxAbs, checked } = checkCentralDifferences(s.params.list(), (p) => analytic[p.name], J);
       assert.ok(maxAbs > 0.02, `gradient not trivially zero (max ${maxAbs})`);
       assert.equal(checked, s.params.size());
       if (kind === "lstm") assert.ok(analytic["lstm.wh"].some((v) => Math.abs(v) > 1e-3), "the recurrent weights get a gradient through the carried state");
