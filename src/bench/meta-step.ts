@@ -22,7 +22,11 @@
  * actual update, the scheduler's step), on each path (for factors also the
  * fast path with the autodiff actual update: phase2FastAutodiffUpdate*), and splits its ratio
  * as paper 3.3.4 does: self-guided learning (the meta step, Eq. 7-9) and the
- * scheduler (inputs, draw, step).
+ * scheduler (inputs, draw, step). For a model without a sparse propagation
+ * (NeuMF, CDAE) the record also counts the dense matmul multiply-adds of one
+ * plain step and of one whole Phase II step per path (bench/matmul-macs.ts:
+ * plainMatMulMacs, phase2*MatMulMacs, phase2*MatMulMacRatio): the work a step
+ * must do whatever the backend, the floor under its time ratio.
  *   node --import tsx src/bench/meta-step.ts [--backend wasm|cpu] [--dataset NAME] [--models lightgcn,neumf] [--reps N] [--batch B] [--clock wall|cpu]
  * Default dataset: ml-100k-sgdl when present under SGDL_DATA_DIR, else synthetic.
  */
@@ -33,6 +37,7 @@ import { NegativeSampler } from "../data/sampler";
 import { PAPER_LR } from "../experiments/presets";
 import * as tf from "@tensorflow/tfjs";
 import { forgetFactoredPoints } from "../methods/sgdl/factored-cache";
+import { countMatMulMacs } from "./matmul-macs";
 import { factoredActualUpdate } from "../methods/sgdl/factored-update";
 import { operatorGram } from "../methods/sgdl/linear-meta";
 import { metaGradient, metaStep, resolveMetaOptions, type ActualUpdatePath, type MetaStepInputs } from "../methods/sgdl/meta-step";
@@ -213,6 +218,10 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
     // whole Phase II steps (the model's fast path, and for models with one also the general path), against plain steps in between
     const phase2: Record<string, Phase2Times> = {};
     let plain2 = 0;
+    // the work of a step apart from its speed: dense matmul multiply-adds (a sparse propagation runs outside TF.js's kernels, so not for graph models)
+    const countMacs = model.describe().propagation === undefined;
+    const phase2Macs: Record<string, number> = {};
+    let plainMacs = 0;
     {
       const env = { model, params, optimizer, net, metaOptimizer, mode, lr };
       const plainTimes: number[] = [];
@@ -237,8 +246,14 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
         }
         const med = (k: keyof Phase2Times): number => round(median(parts.map((x) => x[k])));
         phase2[tag] = { inputs: med("inputs"), draw: med("draw"), meta: med("meta"), actualUpdate: med("actualUpdate"), schedulerStep: med("schedulerStep") };
+        if (countMacs) {
+          const k = reps % memorized.length;
+          const ids = Int32Array.from({ length: batchSize }, (_, j) => k * batchSize + j);
+          phase2Macs[tag] = await countMatMulMacs(() => phase2Step(env, scheduler, drawRng, batches[reps % batches.length], memorized[k], ids, path, update));
+        }
       }
       plain2 = median(plainTimes);
+      if (countMacs) plainMacs = await countMatMulMacs(() => gradientStep(model, params, optimizer, batches[0], mode));
     }
     const plainMs = median(times.plain);
     const metaMs = median(times.meta);
@@ -280,6 +295,7 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
       rec.gramMB = round((4 * nodes * nodes) / 1e6, 1);
     }
     rec.phase2PlainMs = round(plain2);
+    if (countMacs) rec.plainMatMulMacs = plainMacs;
     {
       for (const [tag, p] of Object.entries(phase2)) {
         const total = p.inputs + p.draw + p.meta + p.schedulerStep;
@@ -295,6 +311,10 @@ export async function runMetaStepBench(opts: MetaBenchOptions = {}): Promise<Met
         rec[`phase2${tag}SelfGuidedRatio`] = round(p.meta / plain2);
         rec[`phase2${tag}SchedulerRatio`] = round((p.inputs + p.draw + p.schedulerStep) / plain2);
         rec[`phase2${tag}EpochS`] = round((total * steps) / 1000, 1);
+        if (countMacs) {
+          rec[`phase2${tag}MatMulMacs`] = phase2Macs[tag];
+          rec[`phase2${tag}MatMulMacRatio`] = round(phase2Macs[tag] / plainMacs);
+        }
       }
     }
     out.push(rec);

@@ -9,9 +9,11 @@
  * peak resident memory. Then the ops, BCE-model and graph-model
  * micro-benchmarks (src/bench/ops.ts, models-bce.ts, models-graph.ts) unless
  * --no-micro. `--mode memorization` instead times SGDL Phase I's tracking
- * against a normal epoch (src/bench/memorization.ts). Not a test.
+ * against a normal epoch (src/bench/memorization.ts), `--mode phase2` SGDL's
+ * Phase II step against a plain one (src/bench/meta-step.ts). Not a test.
  *   npm run bench -- [--backend B] [--dataset NAME] [--models a,b] [--reps N] [--epoch-budget S] [--no-micro]
  *   npm run bench -- --mode memorization [--backend B] [--dataset NAME] [--models a,b] [--reps EPOCHS]
+ *   npm run bench -- --mode phase2 [--backend B] [--dataset NAME] [--models a,b] [--reps N] [--clock wall|cpu]
  */
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend";
@@ -26,6 +28,7 @@ import { gradientStep } from "../training/step";
 import { Rng } from "../util/rng";
 import { runModelsBench } from "./models-bce";
 import { runMemorizationBench } from "./memorization";
+import { runMetaStepBench } from "./meta-step";
 import { runGraphBench } from "./models-graph";
 import { runOpsBench } from "./ops";
 
@@ -135,12 +138,27 @@ async function main(): Promise<void> {
       "epoch-budget": { type: "string" },
       "no-micro": { type: "boolean" },
       mode: { type: "string" },
+      clock: { type: "string" },
     },
     strict: true,
   });
   const t0 = performance.now();
   const mode = values.mode ?? "engine";
-  if (mode !== "engine" && mode !== "memorization") throw new Error(`--mode must be engine or memorization, got '${mode}'`);
+  if (mode !== "engine" && mode !== "memorization" && mode !== "phase2") throw new Error(`--mode must be engine, memorization or phase2, got '${mode}'`);
+  if (values.clock !== undefined && mode !== "phase2") throw new Error("--clock applies to --mode phase2 only");
+  if (mode === "phase2") {
+    const clock = values.clock ?? "wall";
+    if (clock !== "wall" && clock !== "cpu") throw new Error(`--clock must be wall or cpu, got '${clock}'`);
+    await runMetaStepBench({
+      backend: values.backend,
+      dataset: values.dataset,
+      models: values.models?.split(","),
+      reps: values.reps === undefined ? undefined : Number(values.reps),
+      clock: clock,
+    });
+    console.log(JSON.stringify({ bench: "total", seconds: round((performance.now() - t0) / 1000, 1) }));
+    return;
+  }
   if (mode === "memorization") {
     await runMemorizationBench({
       backend: values.backend,
