@@ -37,7 +37,9 @@ export const TRAIN_USAGE = `usage: sgdl train --dataset NAME --model neumf|cdae|
   during normal training without switching (Figure 1); --stop-at-switch ends the run at the switch;
   --track-phase2 keeps tracking memorization in Phase II (Figure 1's SGDL panels).
   Phase II: --weighting learned|frozen, --scheduler lstm|lstm1|mlp|topf (Table 5), --tau X,
-  --ablation none|no-dls|no-ads (Table 3), --meta-lr X (0 = --lr), --schedule-lr X.`;
+  --ablation none|no-dls|no-ads (Table 3), --meta-lr X (0 = --lr), --schedule-lr X,
+  --selection-level loss|embedding (what the draws pick in the meta loss: per-sample losses, or the code's
+  final embeddings; BPR models; not in the code/published presets yet).`;
 
 const OPTIONS = {
   dataset: { type: "string" },
@@ -68,6 +70,7 @@ const OPTIONS = {
   ablation: { type: "string" },
   "meta-lr": { type: "string" },
   "schedule-lr": { type: "string" },
+  "selection-level": { type: "string" },
   "no-reuse": { type: "boolean" },
   "no-resume": { type: "boolean" },
   json: { type: "boolean" },
@@ -106,6 +109,7 @@ const OPTION_FLAG: Record<string, string> = {
   ablation: "--ablation",
   metaLr: "--meta-lr",
   scheduleLr: "--schedule-lr",
+  selectionLevel: "--selection-level",
 };
 
 /** A bad flag: the message names it. */
@@ -178,6 +182,7 @@ function sgdlFlags(v: {
   ablation?: string;
   "meta-lr"?: string;
   "schedule-lr"?: string;
+  "selection-level"?: string;
 }): MethodOptions | undefined {
   const out: MethodOptions = {};
   const preset = v["sgdl-options"];
@@ -203,6 +208,7 @@ function sgdlFlags(v: {
   put("ablation", choice("ablation", v.ablation, ["none", "no-dls", "no-ads"]));
   put("metaLr", numFlag("meta-lr", v["meta-lr"]));
   put("scheduleLr", numFlag("schedule-lr", v["schedule-lr"]));
+  put("selectionLevel", choice("selection-level", v["selection-level"], ["loss", "embedding"]));
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

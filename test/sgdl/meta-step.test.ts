@@ -439,6 +439,63 @@ describe("SGDL meta step (Eq. 7-9)", () => {
     tf.dispose([ones, S, counts]);
   });
 
+  it("embedding-level selection (the code's): the loss-level meta loss and psi gradient, d l / d S[r, m] from the final rows at theta_hat by hand", () => {
+    const cases: { label: string; inst: ModelInstance; train: Batch; mem: Batch; paths: ("auto" | "general")[] }[] = [
+      { label: "MF (row leaves)", inst: tinyMF(), train: MF_TRAIN, mem: MF_MEM, paths: ["general"] },
+      { label: "LightGCN (final rows)", inst: tinyLightGCN(), train: LGN_TRAIN, mem: LGN_MEM, paths: ["auto", "general"] },
+    ];
+    const picks = [2, 0, 2];
+    for (const { label, inst, train, mem, paths } of cases) {
+      const { model, params } = inst;
+      const net = createWeighting({ hidden: 4, init: "pytorch" }, new Rng(6));
+      const b = mem.users.length;
+      const S = tf.tensor2d(picks.map((k) => Array.from({ length: b }, (_, m) => (m === k ? 1 : 0))));
+      // the memorized batch's user, positive and negative rows at theta_hat (brute force), float64
+      const eta1 = 3;
+      const hat = bruteHat(model, params, train, weightsOf(net, perSampleLosses(model, params, train, mode())), eta1);
+      const rowsAt = tf.tidy(() => {
+        const leaves = makeLeaves(hat, model.leaves(mem));
+        const split = model.perSampleRows !== undefined ? model.perSampleRows(leaves, mem, mode()).rows : { user: leaves.user, pos: leaves.itemPos, neg: leaves.itemNeg }; // MF's row leaves
+        return [split.user, split.pos, split.neg].map((t) => t as tf.Tensor2D);
+      });
+      const d = rowsAt[0].shape[1];
+      const [U, P, N] = rowsAt.map((t) => Array.from({ length: b }, (_, m) => Array.from(t.dataSync().slice(m * d, (m + 1) * d), Number)));
+      tf.dispose(rowsAt);
+      const dot = (a: number[], c: number[]): number => a.reduce((acc, x, j) => acc + x * c[j], 0);
+      const sub = (a: number[], c: number[]): number[] => a.map((x, j) => x - c[j]);
+      const expected = picks.map((k) => {
+        const sig = 1 / (1 + Math.exp(-dot(U[k], sub(N[k], P[k])))); // BPR: L = softplus(u.n - u.p)
+        return Array.from({ length: b }, (_, m) => (sig * (dot(U[m], sub(N[k], P[k])) + dot(U[k], sub(N[m], P[m])))) / picks.length);
+      });
+      for (const path of paths) {
+        const run = (selectionLevel: "loss" | "embedding") =>
+          metaGradient({ model, params, net, train, memorized: mem, mode: mode(), selection: S, path }, resolveMetaOptions({ eta1, selectionLevel }, 1e-3));
+        const byLoss = run("loss");
+        const byRows = run("embedding");
+        assert.ok(Math.abs((byRows.metaLoss as number) - (byLoss.metaLoss as number)) < 1e-6, `${label} ${path}: meta loss ${byRows.metaLoss} vs ${byLoss.metaLoss}`);
+        (byRows.psiGrads as Float32Array[]).forEach((g, i) => g.forEach((x, j) => {
+          const y = (byLoss.psiGrads as Float32Array[])[i][j];
+          assert.ok(Math.abs(x - y) <= 1e-5 * Math.max(1e-6, Math.abs(y)) + 1e-9, `${label} ${path}: d l / d psi differs (${x} vs ${y})`);
+        }));
+        const got = byRows.selectionGrad as Float32Array;
+        let moved = 0;
+        expected.forEach((row, r) => row.forEach((e, m) => {
+          assert.ok(Math.abs(got[r * b + m] - e) < 1e-5, `${label} ${path}: d l / d S[${r}, ${m}] = ${got[r * b + m]}, by hand ${e}`);
+          moved = Math.max(moved, Math.abs(got[r * b + m] - (byLoss.selectionGrad as Float32Array)[r * b + m]));
+        }));
+        assert.ok(moved > 1e-4, `${label} ${path}: the embedding-level gradient equals the loss-level one`);
+      }
+      S.dispose();
+    }
+    const neumf = tinyNeuMF();
+    const onehot = tf.oneHot(tf.tensor1d([0, 1, 2, 3], "int32"), 4);
+    assert.throws(
+      () => metaGradient({ ...neumf, net: createWeighting({}, new Rng(1)), train: NEUMF_TRAIN, memorized: NEUMF_MEM, mode: mode(), selection: onehot }, resolveMetaOptions({ selectionLevel: "embedding" }, 1e-3)),
+      /needs BPR batches/,
+    );
+    onehot.dispose();
+  });
+
   it("leaks no tensors over 10 steps (learned, with a selection, and frozen)", () => {
     const { model, params } = tinyLightGCN();
     const net = createWeighting({}, new Rng(1));
@@ -464,6 +521,7 @@ describe("SGDL meta step (Eq. 7-9)", () => {
     assert.throws(() => metaStep(inputs, { weighting: "fixed" as "frozen" }), /weighting/);
     assert.throws(() => metaStep({ ...inputs, memorized: bce([0], [1], [1]) }), /memorized batch/);
     // defaults: eta1 = metaLr = the model optimizer's lr
-    assert.deepEqual(resolveMetaOptions({}, 5e-4), { weighting: "learned", assumedFrom: "train", metaLossWhenFrozen: false, eta1: 5e-4, metaLr: 5e-4 });
+    assert.deepEqual(resolveMetaOptions({}, 5e-4), { weighting: "learned", assumedFrom: "train", metaLossWhenFrozen: false, selectionLevel: "loss", eta1: 5e-4, metaLr: 5e-4 });
+    assert.throws(() => resolveMetaOptions({ selectionLevel: "rows" as "loss" }, 5e-4), /selectionLevel/);
   });
 });

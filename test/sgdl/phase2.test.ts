@@ -176,6 +176,11 @@ describe("sgdl method with Phase II", () => {
       assert.equal(e.psiGradNorm, undefined);
       assert.equal(typeof e.selectedNoisyShare, "number", "the scheduler still trains through S");
     }
+    // the code's embedding-level selection trains the scheduler otherwise, but with psi frozen S cannot reach theta
+    const rows = phase2((await run({ weighting: "frozen", selectionLevel: "embedding" }, switchAt + 2)).res);
+    assert.deepEqual(rows.map((e) => [e.loss, e.valid]), frozen.map((e) => [e.loss, e.valid]));
+    assert.notDeepEqual(rows.map((e) => e.selectedNoisyShare), frozen.map((e) => e.selectedNoisyShare));
+    assert.equal(phase2((await run({ scheduler: "topf", selectionLevel: "embedding" }, switchAt + 1)).res).length, 1, "topf's [F x B] selection stays loss-level");
   });
 
   it("ablations: w/o ADS has no scheduler (no selection); w/o DLS trains plainly on the memorized set only", async () => {

@@ -231,6 +231,9 @@ describe("sgdl method (Phase I)", () => {
     assert.equal(SGDL_OPTION_PRESETS.published.weighting, "frozen");
     assert.throws(() => parseTrainArgs([...base, "--scheduler", "gru"]), /--scheduler must be one of lstm, lstm1, mlp, topf/);
     assert.throws(() => parseTrainArgs([...base, "--ablation", "dls"]), /--ablation must be one of none, no-dls, no-ads/);
+    assert.deepEqual(parseTrainArgs([...base, "--selection-level", "embedding"]).config.methodOptions, { selectionLevel: "embedding" });
+    assert.throws(() => parseTrainArgs([...base, "--selection-level", "rows"]), /--selection-level must be one of loss, embedding/);
+    assert.equal(d.selectionLevel, "loss");
     assert.deepEqual(parseTrainArgs([...base, "--normalize", "per-user", "--phase1-lr-scale", "0.5", "--rule", "code", "--track-only"]).config.methodOptions, {
       rule: "code", normalize: "per-user", phase1LrScale: 0.5, trackOnly: true,
     });

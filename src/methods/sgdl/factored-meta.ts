@@ -171,7 +171,7 @@ function innerWithMetaGradient(params: ParamStore, hat: Factors, source: Factors
 export function factoredMetaGradient(inp: MetaLossInputs, o: Required<MetaStepOptions>): MetaGradient | null {
   const source = o.assumedFrom === "train" ? inp.train : inp.memorized;
   const hook = factoredFor(inp.model, [source, inp.memorized]);
-  if (hook === null || !hook.applies(inp.mode)) return null;
+  if (hook === null || !hook.applies(inp.mode) || (o.selectionLevel === "embedding" && inp.selection !== undefined)) return null; // rows picked by S: the general path
   const learned = o.weighting === "learned";
   if (!learned && inp.selection === undefined && !o.metaLossWhenFrozen) return { metaLoss: null, psiGrads: null, selectionGrad: null };
   const { model, params } = inp;

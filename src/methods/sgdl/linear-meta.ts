@@ -9,7 +9,9 @@
  *   - Eq. 7 on the tables, E0_hat = E0 - eta1 P_s^T G_s, read at the memorized
  *     batch's rows: F_hat_m = P_m E0_hat = F_m - eta1 Q G_s, Q = (P P^T)[rows_m, rows_s]
  *     (P P^T precomputed once per operator, operatorGram);
- *   - l_meta = selectedMean(L(F_hat_m), selection) (Eq. 8's objective).
+ *   - l_meta = selectedMean(L(F_hat_m), selection) (Eq. 8's objective), or with
+ *     selection level "embedding" selectedRowsMean of F_hat_m's user, positive
+ *     and negative rows (the official code's S on the final embeddings).
  * psi enters only through w (the losses are detached before g, as in the
  * general path), so d l_meta / d psi and d l_meta / d selection come from ONE
  * first-order tape over these [3b x 3b] and [3b x d] ops: no nested tf.grad, no
@@ -25,11 +27,12 @@ import * as tf from "@tensorflow/tfjs";
 import { dotProductLosses } from "../../models/losses";
 import type { Batch, LinearRows, Model } from "../../models/model";
 import { paramTensor, type ParamStore } from "../../models/ops/embedding-table";
+import { dotProductRowsSource } from "../../models/per-sample-rows";
 import { copyRows } from "../../models/propagation";
 import { schedulerFeatures } from "./cosine-features";
 // a cycle with meta-step.ts (which dispatches here); selectedMean is only read at call time
 import type { MetaGradient, MetaLossInputs, MetaStepOptions, WeightsOf } from "./meta-step";
-import { selectedMean } from "./selected-mean";
+import { selectedMean, selectedRowsMean } from "./selected-mean";
 import type { SchedulerInputs } from "./scheduler-inputs";
 import { weights } from "./weighting";
 
@@ -216,6 +219,7 @@ export function linearMetaGradient(inp: MetaLossInputs, o: Required<MetaStepOpti
     list.forEach((p, i) => (byName[p.name] = psi[i]));
     const f = (): tf.Scalar => {
       const hat = assumedMemorizedRows(pt, weights(byName, pt.srcLosses), o.eta1);
+      if (inp.selection !== undefined && o.selectionLevel === "embedding") return selectedRowsMean(dotProductRowsSource(() => hat)({}, inp.memorized, inp.mode), inp.selection);
       return selectedMean(dotProductLosses(hat, inp.memorized), inp.selection); // Eq. 8's objective
     };
     const xs = learned ? [...psi] : [];

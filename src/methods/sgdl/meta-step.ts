@@ -22,10 +22,11 @@ import { selectionOperator } from "../../models/propagation";
 import type { Adam, ParamGradient } from "../../training/adam";
 import { exampleCount } from "../../training/batches";
 import { gradientStep, makeLeaves, type Objective, type StepResult } from "../../training/step";
+import { perSampleSource } from "./cosine-features";
 import { factoredMetaGradient } from "./factored-meta";
 import { factoredActualUpdate } from "./factored-update";
 import { linearMetaGradient, linearRowsFor } from "./linear-meta";
-import { selectedMean } from "./selected-mean";
+import { selectedMean, selectedRowsMean } from "./selected-mean";
 import { detached, weights, type PsiTensors, type WeightingNet } from "./weighting";
 
 export { selectedMean } from "./selected-mean";
@@ -45,9 +46,16 @@ export interface MetaStepOptions {
   assumedFrom: "train" | "memorized";
   /** In frozen mode, evaluate the meta loss even when nothing needs its gradient (costs an assumed update); default false. */
   metaLossWhenFrozen: boolean;
+  /**
+   * What a matrix selection S picks: the memorized samples' per-sample "loss"es (kit default: l_meta = mean_r (S L)_r,
+   * d l / d S[r, m] = L_m / R) or their per-position rows, "embedding" (the official code, sgdl-reference 5.3 B4:
+   * S times LightGCN's final embeddings, selected-mean.ts's selectedRowsMean). Same meta loss and psi gradient for
+   * a one-hot S; only the scheduler's gradient differs. "embedding" needs BPR batches.
+   */
+  selectionLevel: "loss" | "embedding";
 }
 
-export const META_STEP_DEFAULTS: Readonly<MetaStepOptions> = { weighting: "learned", assumedFrom: "train", metaLossWhenFrozen: false };
+export const META_STEP_DEFAULTS: Readonly<MetaStepOptions> = { weighting: "learned", assumedFrom: "train", metaLossWhenFrozen: false, selectionLevel: "loss" };
 
 /** How the actual update (Eq. 9) takes its gradient: "auto" from per-sample gradient factors where they apply, else autodiff; "autodiff" always a second autodiff pass (gradientStep). */
 export type ActualUpdatePath = "auto" | "autodiff";
@@ -73,9 +81,9 @@ export interface MetaStepInputs {
    * Optional selection of the memorized samples (the scheduler's): a [|B_m|] weight vector s
    * (l_meta = (1/|B_m|) sum_m s_m L_m) or an [R x |B_m|] (straight-through one-hot) matrix S
    * (l_meta = mean_r (S L)_r). Owned by the caller; its gradient is returned as selectionGrad.
-   * S acts on the per-sample LOSSES (any model): for a hard one-hot S the value equals the official
-   * code's, which multiplies LightGCN's final embeddings by S, but d l / d S[r, m] here is L_m / R,
-   * not the code's embedding-level <d l / d e_r, e_m> (sgdl-reference 5.3 B4).
+   * By default S acts on the per-sample LOSSES (any model): for a hard one-hot S the value equals the official
+   * code's, which multiplies LightGCN's final embeddings by S, but d l / d S[r, m] here is L_m / R, not the
+   * code's embedding-level <d l / d e_r, e_m> (sgdl-reference 5.3 B4): that is MetaStepOptions.selectionLevel "embedding".
    */
   selection?: tf.Tensor;
   /**
@@ -232,7 +240,7 @@ export function assumedLeaves(
   return byKey(targetSpecs, hat);
 }
 
-/** l_meta = selectedMean(L(theta_hat)) on the memorized batch, theta_hat from assumedLeaves (Eq. 7-8); a scalar tensor. */
+/** l_meta = selectedMean(L(theta_hat)) on the memorized batch (or selectedRowsMean of its rows, level "embedding"), theta_hat from assumedLeaves (Eq. 7-8); a scalar tensor. */
 export function metaObjective(
   model: Model,
   params: ParamStore,
@@ -242,8 +250,10 @@ export function metaObjective(
   eta1: number,
   mode: ForwardMode,
   selection?: tf.Tensor,
+  selectionLevel: "loss" | "embedding" = "loss",
 ): tf.Scalar {
   const hat = assumedLeaves(model, params, source, memorized, weightsOf, eta1, mode);
+  if (selection !== undefined && selectionLevel === "embedding") return selectedRowsMean(perSampleSource(model)(hat, memorized, mode), selection);
   return selectedMean(batchLosses(model, hat, memorized, mode), selection);
 }
 
@@ -252,11 +262,12 @@ export function resolveMetaOptions(options: Partial<MetaStepOptions>, modelLr: n
   const o = { ...META_STEP_DEFAULTS, ...options };
   if (o.weighting !== "learned" && o.weighting !== "frozen") throw new Error(`meta step option 'weighting' must be "learned" or "frozen", got ${JSON.stringify(o.weighting)}`);
   if (o.assumedFrom !== "train" && o.assumedFrom !== "memorized") throw new Error(`meta step option 'assumedFrom' must be "train" or "memorized", got ${JSON.stringify(o.assumedFrom)}`);
+  if (o.selectionLevel !== "loss" && o.selectionLevel !== "embedding") throw new Error(`meta step option 'selectionLevel' must be "loss" or "embedding", got ${JSON.stringify(o.selectionLevel)}`);
   const eta1 = o.eta1 ?? modelLr;
   const metaLr = o.metaLr ?? modelLr;
   if (!(Number.isFinite(eta1) && eta1 > 0)) throw new Error(`meta step option 'eta1' must be a positive number, got ${eta1}`);
   if (!(Number.isFinite(metaLr) && metaLr > 0)) throw new Error(`meta step option 'metaLr' must be a positive number, got ${metaLr}`);
-  return { weighting: o.weighting, assumedFrom: o.assumedFrom, metaLossWhenFrozen: o.metaLossWhenFrozen === true, eta1, metaLr };
+  return { weighting: o.weighting, assumedFrom: o.assumedFrom, metaLossWhenFrozen: o.metaLossWhenFrozen === true, selectionLevel: o.selectionLevel, eta1, metaLr };
 }
 
 /** psi as tensors in ParamStore order, and by name. */
@@ -285,6 +296,9 @@ export function metaGradient(inp: MetaLossInputs, o: Required<MetaStepOptions>):
   const learned = o.weighting === "learned";
   const source = o.assumedFrom === "train" ? inp.train : inp.memorized;
   if (inp.path !== undefined && inp.path !== "auto" && inp.path !== "general") throw new Error(`meta step: path must be "auto" or "general", got ${JSON.stringify(inp.path)}`);
+  if (o.selectionLevel === "embedding" && inp.memorized.kind !== "bpr") {
+    throw new Error(`meta step: selectionLevel "embedding" (the official code's, on LightGCN) needs BPR batches; model '${inp.model.name}' trains on '${inp.memorized.kind}' (use "loss")`);
+  }
   if (inp.path !== "general" && linearRowsFor(inp.model, [source, inp.memorized]) !== null) return linearMetaGradient(inp, o); // same numbers, closed form
   if (inp.path !== "general" && inp.model.perSampleGradients !== undefined) {
     const fast = factoredMetaGradient(inp, o); // same numbers from per-sample gradient factors; null: the hook declines (dropout drawn)
@@ -292,7 +306,7 @@ export function metaGradient(inp: MetaLossInputs, o: Required<MetaStepOptions>):
   }
   const psi = psiOf(inp.net);
   const f = (): tf.Scalar =>
-    metaObjective(inp.model, inp.params, source, inp.memorized, (l) => weights(psi.byName, l), o.eta1, inp.mode, inp.selection);
+    metaObjective(inp.model, inp.params, source, inp.memorized, (l) => weights(psi.byName, l), o.eta1, inp.mode, inp.selection, o.selectionLevel);
   try {
     const xs = learned ? [...psi.tensors] : [];
     if (inp.selection !== undefined) xs.push(inp.selection);

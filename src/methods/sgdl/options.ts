@@ -74,6 +74,8 @@ export interface SgdlOptions {
   metaFrom: "train" | "memorized";
   /** Re-create the model's and psi's Adam every Phase II epoch, as the code does (the scheduler's own reset is lstm1's). */
   freshOptimizers: boolean;
+  /** What the scheduler's draws S pick in the meta loss: per-sample losses (kit) or per-position rows, i.e. LightGCN's final embeddings (code, sgdl-reference 5.3 B4; BPR models only); only S's gradient differs. */
+  selectionLevel: "loss" | "embedding";
   /** Phase II epoch whose (loss, weight, label) samples and weighting curve are kept for Figure 5; 0 = the last. */
   figure5Epoch: number;
 }
@@ -104,6 +106,7 @@ export const SGDL_DEFAULTS: Readonly<SgdlOptions> = {
   cosine: "all",
   metaFrom: "train",
   freshOptimizers: false,
+  selectionLevel: "loss",
   figure5Epoch: 0,
 };
 
@@ -129,6 +132,10 @@ const CODE_PHASE2: Readonly<Partial<SgdlOptions>> = {
  * HEAD) and `published` (commit 91202d1, the paper's LightGCN/MovieLens row:
  * psi frozen at its init, meta loss at the memorized batch's theta~, tau 0.05,
  * schedule_lr 1e-3). The official runs also use lr 5e-4 (a run setting, --lr).
+ * Not yet in `code` and `published`: the code's embedding-level selection
+ * (selectionLevel "embedding"), added after their committed records were run;
+ * give it as an option beside the preset (with psi frozen, as in `published`,
+ * the scheduler's gradient cannot reach theta, so the test metrics stay the same).
  */
 export const SGDL_OPTION_PRESETS: Readonly<Record<"paper" | "code" | "published", Readonly<Partial<SgdlOptions>>>> = {
   paper: {
@@ -210,6 +217,7 @@ export function parseSgdlOptions(input: PlainOptions = {}): SgdlOptions {
     cosine: oneOf<"all" | "group">("cosine", ["all", "group"]),
     metaFrom: oneOf<"train" | "memorized">("metaFrom", ["train", "memorized"]),
     freshOptimizers: bool("freshOptimizers"),
+    selectionLevel: oneOf<"loss" | "embedding">("selectionLevel", ["loss", "embedding"]),
     figure5Epoch: num("figure5Epoch", (x) => Number.isInteger(x) && x >= 0, "a non-negative integer (0 = the last Phase II epoch)"),
   };
 }

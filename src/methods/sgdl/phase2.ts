@@ -150,7 +150,8 @@ export function createPhase2(o: SgdlOptions): Phase2 {
           // from B_t's factors where the model has them (NeuMF), else by gradientStep, which is what ctx.plainStep runs;
           // the trainer counts the iteration after this step either way
         },
-        { weighting: o.weighting, eta1, metaLr: st.metaLr, assumedFrom: o.metaFrom },
+        // topf's S [F x B] trains nothing, and picks the same meta loss at either level
+        { weighting: o.weighting, eta1, metaLr: st.metaLr, assumedFrom: o.metaFrom, selectionLevel: o.scheduler === "topf" ? "loss" : o.selectionLevel },
       ); // Eq. 7-9
       const t2 = performance.now();
       if (draw !== undefined && st.scheduler !== null) {
