@@ -181,6 +181,11 @@ describe("sgdl method with Phase II", () => {
     assert.deepEqual(rows.map((e) => [e.loss, e.valid]), frozen.map((e) => [e.loss, e.valid]));
     assert.notDeepEqual(rows.map((e) => e.selectedNoisyShare), frozen.map((e) => e.selectedNoisyShare));
     assert.equal(phase2((await run({ scheduler: "topf", selectionLevel: "embedding" }, switchAt + 1)).res).length, 1, "topf's [F x B] selection stays loss-level");
+    const neumf: ModelFactory = (mc, rng) => createModel("neumf", mc, { lr: 1e-2 }, rng);
+    await assert.rejects(
+      train({ dataset: data, createModel: neumf, method: createMethod("sgdl", { selectionLevel: "embedding" }), settings: settings(2), seed: 2020 }),
+      /'selectionLevel' "embedding" .* needs a BPR model; 'neumf' trains on 'bce'/,
+    );
   });
 
   it("ablations: w/o ADS has no scheduler (no selection); w/o DLS trains plainly on the memorized set only", async () => {

@@ -105,6 +105,9 @@ export function sgdlMethod(options: Partial<SgdlOptions> | PlainOptions = {}, ph
     },
 
     init(ctx: TrainContext): void {
+      if (o.selectionLevel === "embedding" && ctx.model.loss !== "bpr" && !o.trackOnly && !o.stopAtSwitch) {
+        throw new Error(`sgdl option 'selectionLevel' "embedding" (the official code's, on LightGCN) needs a BPR model; '${ctx.model.name}' trains on '${ctx.model.loss}' (use "loss")`);
+      }
       phase1 = new Phase1(ctx.dataset.train, ctx.model.loss, o, ctx.rng.fork());
       switchEpoch = null; // a method object reused for another run starts over
       noiseRateAtSwitch = null;
