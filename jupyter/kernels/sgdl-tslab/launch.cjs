@@ -80,9 +80,11 @@ require.cache[tsPath] = cached;
 
 // zeromq 6 refuses a second send on a socket while one is pending ("Socket is busy writing",
 // EBUSY), and tslab sends without awaiting (bursts of progress output crashed the kernel):
-// queue each socket's sends so they go out one after another, in order.
+// queue each socket's sends so they go out one after another, in order. The heartbeat's Reply
+// socket too: its unawaited send once failed with "Socket is closed" (EBADF) under heavy load,
+// and the unhandled rejection killed the kernel in the middle of a training run.
 const zmq = require(require.resolve("zeromq", { paths: [tslabDir] }));
-for (const Cls of [zmq.Publisher, zmq.Router]) {
+for (const Cls of [zmq.Publisher, zmq.Router, zmq.Reply]) {
   const send = Cls.prototype.send;
   const queues = new WeakMap();
   Object.defineProperty(Cls.prototype, "send", {
